@@ -1,0 +1,1 @@
+"""Datasets, weak-annotation generators, mappers and the embedded demo data."""

@@ -1,0 +1,1 @@
+"""Evaluators: point mAP, score-aware AP, and annotation-quality metrics."""

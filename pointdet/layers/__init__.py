@@ -1,0 +1,1 @@
+"""Small shared ops: point bags, MIL scoring, point NMS."""
