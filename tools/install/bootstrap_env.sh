@@ -17,7 +17,7 @@ torch_spec="${POINTDET_TORCH:-torch==2.14.1 torchvision==0.29.1}"
 d2_route="${POINTDET_D2:-wheel}"
 reqs="$repo/tools/install/requirements.txt"
 stamp="$venv/.pointdet-install-stamp"
-want="$( (cat "$reqs"; echo "$torch_spec"; echo "$d2_route"; cat "$repo/setup.py") | sha256sum | cut -c1-16)"
+want="$( (cat "$reqs" "$repo/setup.py" "${BASH_SOURCE[0]}" "$repo/tools/install/repack_detectron2.py"; echo "$torch_spec $d2_route") | sha256sum | cut -c1-16)"
 
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
@@ -61,7 +61,7 @@ else
   "$vpy" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
     --python-version 3.10 --platform linux_x86_64 -d "$tmp/src" sal-detectron2==0.7.2
   whl="$("$vpy" "$repo/tools/install/repack_detectron2.py" "$tmp"/src/*.whl "$tmp/out")"
-  pipi --no-deps "$whl"
+  pipi "$whl"  # its declared dependencies (omegaconf, hydra-core, ...) come along
 fi
 
 echo "[pointdet] installing pointdet (editable)"

@@ -19,7 +19,7 @@ import tempfile
 def repack(src_wheel: str, out_dir: str) -> str:
     work = tempfile.mkdtemp(prefix="d2repack_")
     try:
-        subprocess.check_call([sys.executable, "-m", "wheel", "unpack", "-d", work, src_wheel])
+        subprocess.check_call([sys.executable, "-m", "wheel", "unpack", "-d", work, src_wheel], stdout=subprocess.DEVNULL)
         (root,) = glob.glob(os.path.join(work, "*"))
         for so in glob.glob(os.path.join(root, "detectron2", "_C*.so")):
             os.remove(so)
@@ -33,7 +33,8 @@ def repack(src_wheel: str, out_dir: str) -> str:
                     line = "Root-Is-Purelib: true\n"
                 elif line.startswith("Tag:"):
                     continue
-                lines.append(line)
+                if line.strip():  # a blank line would end the header block
+                    lines.append(line)
         lines.append("Tag: py3-none-any\n")
         with open(wheel_meta, "w") as f:
             f.writelines(lines)
@@ -46,7 +47,7 @@ def repack(src_wheel: str, out_dir: str) -> str:
         # RECORD lists the removed files; wheel pack rewrites it.
         os.makedirs(out_dir, exist_ok=True)
         before = set(glob.glob(os.path.join(out_dir, "*.whl")))
-        subprocess.check_call([sys.executable, "-m", "wheel", "pack", "-d", out_dir, root])
+        subprocess.check_call([sys.executable, "-m", "wheel", "pack", "-d", out_dir, root], stdout=subprocess.DEVNULL)
         (new,) = set(glob.glob(os.path.join(out_dir, "*.whl"))) - before or glob.glob(
             os.path.join(out_dir, "*py3-none-any.whl")
         )
