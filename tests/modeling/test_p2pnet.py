@@ -1,0 +1,344 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from detectron2.config import get_cfg
+from detectron2.engine import DefaultPredictor
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import Backbone, build_model
+from detectron2.structures import Instances
+from detectron2.utils.events import EventStorage
+
+from pointdet.modeling.p2pnet import (
+    P2PHead,
+    P2PNet,
+    add_p2pnet_config,
+    focal_classification_cost,
+    point_grid,
+    point_match_cost,
+    topk_hungarian_match,
+)
+
+LOG2 = math.log(2.0)
+
+
+class TinyBackbone(Backbone):
+    """Random stride-8 backbone with one output "p3" (GN-free, fast)."""
+
+    def __init__(self, channels=8):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
+        )
+        self.channels = channels
+
+    def forward(self, x):
+        return {"p3": self.body(x)}
+
+    def output_shape(self):
+        return {"p3": ShapeSpec(channels=self.channels, stride=8)}
+
+    @property
+    def size_divisibility(self):
+        return 8
+
+
+def make_model(num_classes=2, **kwargs):
+    torch.manual_seed(0)
+    backbone = TinyBackbone()
+    head = P2PHead(
+        input_shape=backbone.output_shape()["p3"], num_classes=num_classes, num_convs=1,
+        conv_dims=8, norm="",
+    )
+    return P2PNet(
+        backbone=backbone, head=head, num_classes=num_classes, pixel_mean=[100.0] * 3,
+        pixel_std=[50.0] * 3, **kwargs,
+    )
+
+
+def gt(points, classes, size=(64, 64)):
+    inst = Instances(size)
+    inst.gt_points = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
+    inst.gt_classes = torch.tensor(classes, dtype=torch.long)
+    return inst
+
+
+# ---------------------------------------------------------------- matcher
+
+def test_focal_classification_cost_hand_values():
+    logits = torch.tensor([[0.0, math.log(3.0)]])  # p = 0.5, 0.75
+    cost = focal_classification_cost(logits, torch.tensor([0, 1]))
+    # p = 0.5: 0.25 * 0.25 * log2 - 0.75 * 0.25 * log2 = -0.125 log 2
+    # p = 0.75: 0.25 * 0.0625 * -log(0.75) - 0.75 * 0.5625 * -log(0.25)
+    exp1 = 0.25 * 0.0625 * -math.log(0.75) - 0.75 * 0.5625 * -math.log(0.25)
+    assert cost.shape == (1, 2)
+    assert cost[0, 0].item() == pytest.approx(-0.125 * LOG2, abs=1e-6)
+    assert cost[0, 1].item() == pytest.approx(exp1, abs=1e-6)
+
+
+def test_point_match_cost_weights_and_l1():
+    logits = torch.zeros(2, 1)
+    cost = point_match_cost(
+        logits, torch.tensor([[0.0, 0.0], [3.0, 4.0]]), torch.tensor([[1.0, 1.0]]), torch.tensor([0])
+    )
+    cls = 2.0 * -0.125 * LOG2
+    assert cost[:, 0].tolist() == pytest.approx([cls + 0.1 * 2.0, cls + 0.1 * 5.0], abs=1e-6)
+
+
+COST = torch.tensor([[1.0, 9.0], [2.0, 8.0], [9.0, 1.0], [3.0, 3.0], [9.0, 2.0]])
+
+
+def test_topk_hungarian_rounds_and_early_stop():
+    p, g = topk_hungarian_match(COST, k=5)
+    # round 1: 0->GT0, 2->GT1; round 2 over {1,3,4}: 1->GT0, 4->GT1 (cost 4 < 5);
+    # then one prediction is left for two GTs: stop.
+    assert sorted(zip(p.tolist(), g.tolist())) == [(0, 0), (1, 0), (2, 1), (4, 1)]
+    p1, g1 = topk_hungarian_match(COST, k=1)
+    assert sorted(zip(p1.tolist(), g1.tolist())) == [(0, 0), (2, 1)]
+
+
+def test_topk_hungarian_exhausts_predictions_and_edge_cases():
+    cost = torch.tensor([[1.0], [2.0], [3.0]])
+    p, g = topk_hungarian_match(cost, k=5)
+    assert p.tolist() == [0, 1, 2] and g.tolist() == [0, 0, 0]
+    p, g = topk_hungarian_match(cost, k=2)
+    assert p.tolist() == [0, 1]
+    # fewer predictions than GTs: the first round still matches them
+    p, g = topk_hungarian_match(torch.tensor([[5.0, 1.0]]), k=5)
+    assert p.tolist() == [0] and g.tolist() == [1]
+    p, g = topk_hungarian_match(torch.zeros(4, 0), k=5)
+    assert p.numel() == 0 and g.numel() == 0
+    with pytest.raises(ValueError):
+        topk_hungarian_match(torch.tensor([[float("nan")]]))
+
+
+# ---------------------------------------------------------------- anchors and head
+
+def test_point_grid_centre_and_reference_conventions():
+    g = point_grid(2, 3, 8, [(0.5, 0.5)])
+    assert g.tolist() == [[4, 4], [12, 4], [20, 4], [4, 12], [12, 12], [20, 12]]
+    g0 = point_grid(1, 2, 4, [(0.0, 0.0)])
+    assert g0.tolist() == [[0, 0], [4, 0]]
+
+
+def test_head_shapes_and_prior_init():
+    head = P2PHead(input_shape=ShapeSpec(channels=32, stride=8), num_classes=3, num_convs=2, conv_dims=32)
+    cls, reg = head(torch.randn(2, 32, 5, 7))
+    assert cls.shape == (2, 3, 5, 7) and reg.shape == (2, 2, 5, 7)
+    assert head.cls_score.bias[0].item() == pytest.approx(-math.log(99), abs=1e-5)
+    assert any(isinstance(m, nn.GroupNorm) for m in head.cls_tower)
+
+
+# ---------------------------------------------------------------- losses
+
+def _three_cells():
+    # one image, 3 valid cells, stride 8, K = 2, all logits 0 (p = 0.5)
+    logits = torch.zeros(1, 3, 2)
+    points = torch.tensor([[[4.0, 4.0], [12.0, 4.0], [20.0, 4.0]]])
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    return logits, points, valid
+
+
+def test_losses_hand_values():
+    model = make_model(match_topk=1)
+    logits, points, valid = _three_cells()
+    losses = model.losses(logits, points, valid, [gt([[13.0, 4.4]], [1])])
+    # cell 1 is the only positive (nearest); focal: 5 negatives 0.75*0.25*log2 and one
+    # positive 0.25*0.25*log2 -> log 2 in total; normaliser 1.
+    assert losses["loss_cls"].item() == pytest.approx(LOG2, abs=1e-6)
+    # smooth-L1 (beta 1/9) on /8: dx = 1/8 >= beta -> 1/8 - 1/18; dy = 0.05 -> 0.5*0.05^2*9
+    exp = 0.5 * ((0.125 - 0.5 / 9) + 0.5 * 0.05 ** 2 * 9)
+    assert losses["loss_point"].item() == pytest.approx(exp, abs=1e-6)
+
+
+def test_losses_topk_normalisation_and_empty_image():
+    model = make_model(match_topk=2)
+    logits, points, valid = _three_cells()
+    logits2 = torch.cat([logits, logits])
+    points2 = torch.cat([points, points])
+    valid2 = torch.cat([valid, valid])
+    losses = model.losses(logits2, points2, valid2, [gt([[12.0, 4.0]], [0]), gt([], [])])
+    # 2 positives in image 0 (cells 1 then 0 or 2), 10 negative entries over the batch
+    exp_cls = (2 * 0.25 * 0.25 * LOG2 + 10 * 0.75 * 0.25 * LOG2) / 2
+    assert losses["loss_cls"].item() == pytest.approx(exp_cls, abs=1e-6)
+    # second positive is 8 px away: |d| = 1 stride -> 1 - 1/18, cell 1 exact -> 0
+    assert losses["loss_point"].item() == pytest.approx(0.5 * (1 - 0.5 / 9) / 2, abs=1e-6)
+    # only empty images: all negatives, normaliser 1, no NaN
+    losses = model.losses(logits, points, valid, [gt([], [])])
+    assert losses["loss_cls"].item() == pytest.approx(6 * 0.75 * 0.25 * LOG2, abs=1e-6)
+    assert losses["loss_point"].item() == 0.0
+
+
+def test_invalid_cells_are_ignored():
+    model = make_model(match_topk=1)
+    logits, points, valid = _three_cells()
+    valid[0, 1] = False
+    logits[0, 1] = 5.0  # would dominate the loss if counted
+    losses = model.losses(logits, points, valid, [gt([[13.0, 4.0]], [1])])
+    # cell 1 invalid -> cell 2 (20, 4) is matched (L1 7 < 9)
+    exp_cls = 0.25 * 0.25 * LOG2 + 3 * 0.75 * 0.25 * LOG2
+    assert losses["loss_cls"].item() == pytest.approx(exp_cls, abs=1e-6)
+    assert losses["loss_point"].item() == pytest.approx(0.5 * (7 / 8 - 0.5 / 9), abs=1e-6)
+
+
+def test_valid_cells_mask():
+    model = make_model()
+    v = model.valid_cells([(16, 24), (9, 8)], 2, 3)
+    assert v[0].tolist() == [True] * 6
+    assert v[1].tolist() == [True, False, False, True, False, False]
+
+
+# ---------------------------------------------------------------- inference
+
+def test_inference_rescale_nms_and_threshold():
+    model = make_model(num_classes=2).eval()
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    logits = torch.tensor(
+        [[logit(0.9), logit(0.01)], [logit(0.8), logit(0.6)], [logit(0.02), logit(0.03)], [logit(0.7), -9]]
+    )
+    points = torch.tensor([[10.0, 10.0], [15.0, 10.0], [40.0, 40.0], [-5.0, 120.0]])
+    res = model.inference_single_image(logits, points, (100, 50), (200, 100))
+    # scaled by 2: (20,20) c0 .9, (30,20) c0 .8 suppressed (10 px), (30,20) c1 .6 kept,
+    # cell 2 below 0.05, clamped (0,100)->(0,200) c0 .7
+    assert res.image_size == (200, 100)
+    assert res.scores.tolist() == pytest.approx([0.9, 0.7, 0.6], abs=1e-6)
+    assert res.pred_classes.tolist() == [0, 0, 1]
+    assert res.pred_points.tolist() == [[20.0, 20.0], [0.0, 200.0], [30.0, 20.0]]
+    assert res.pred_boxes.tensor[0].tolist() == [4.0, 4.0, 36.0, 36.0]
+    assert torch.allclose(res.pred_boxes.get_centers(), res.pred_points)
+    model.max_detections_per_image = 1
+    assert len(model.inference_single_image(logits, points, (100, 50), (200, 100))) == 1
+
+
+def _inputs(with_points=True):
+    torch.manual_seed(1)
+    out = []
+    for i, (h, w) in enumerate([(64, 48), (40, 56), (48, 48)]):
+        d = {"image": torch.randint(0, 255, (3, h, w), dtype=torch.uint8).float(), "height": 2 * h, "width": 2 * w}
+        if with_points:
+            pts = [[10.0, 12.0], [30.0, 20.0]] if i == 0 else ([] if i == 1 else [[5.0, 40.0]])
+            d["instances"] = gt(pts, [0, 1][: len(pts)] if i == 0 else [1] * len(pts), (h, w))
+        out.append(d)
+    return out
+
+
+def test_end_to_end_train_with_empty_image_and_inference():
+    model = make_model()
+    model.train()
+    with EventStorage():
+        losses = model(_inputs())
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.head.cls_score.weight.grad is not None
+    assert model.head.point_pred.weight.grad.abs().sum() > 0
+    # a batch of only empty images
+    batch = _inputs()
+    for d in batch:
+        d["instances"] = gt([], [], d["image"].shape[-2:])
+    with EventStorage():
+        losses = model(batch)
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert losses["loss_point"].item() == 0.0
+    sum(losses.values()).backward()
+
+    model.eval()
+    model.test_score_thresh = 0.0
+    with torch.no_grad():
+        outs = model(_inputs(with_points=False))
+    for d, o in zip(_inputs(False), outs):
+        inst = o["instances"]
+        assert inst.image_size == (d["height"], d["width"])
+        assert 0 < len(inst) <= 100
+        p = inst.pred_points
+        assert (p[:, 0] >= 0).all() and (p[:, 0] <= d["width"]).all()
+        assert (p[:, 1] >= 0).all() and (p[:, 1] <= d["height"]).all()
+        assert set(inst.get_fields()) == {"pred_points", "scores", "pred_classes", "pred_boxes"}
+
+
+def test_training_learns_a_point():
+    """A few Adam steps on one image must decrease the loss (the model can learn)."""
+    model = make_model(num_classes=1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batch = [{"image": torch.full((3, 32, 32), 100.0), "instances": gt([[13.0, 21.0]], [0], (32, 32))}]
+    batch[0]["image"][:, 16:24, 8:16] = 255.0
+    first = None
+    with EventStorage():
+        for _ in range(30):
+            loss = sum(model(batch).values())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            first = loss.item() if first is None else first
+    assert loss.item() < 0.5 * first
+
+
+def test_missing_gt_points_raises():
+    model = make_model()
+    batch = _inputs()
+    batch[0]["instances"].remove("gt_points")
+    with EventStorage(), pytest.raises(KeyError, match="gt_points"):
+        model(batch)
+
+
+# ---------------------------------------------------------------- yacs / DefaultPredictor
+
+def tiny_yacs_cfg():
+    cfg = get_cfg()
+    add_p2pnet_config(cfg)
+    cfg.MODEL.META_ARCHITECTURE = "P2PNet"
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.WEIGHTS = ""
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
+    cfg.MODEL.RESNETS.DEPTH = 18
+    cfg.MODEL.RESNETS.RES2_OUT_CHANNELS = 64
+    cfg.MODEL.RESNETS.NORM = "BN"
+    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.OUT_CHANNELS = 32
+    cfg.MODEL.P2PNET.NUM_CLASSES = 3
+    cfg.MODEL.P2PNET.CONV_DIMS = 32
+    cfg.MODEL.P2PNET.NUM_CONVS = 1
+    cfg.INPUT.MIN_SIZE_TEST = 64
+    cfg.INPUT.MAX_SIZE_TEST = 96
+    return cfg
+
+
+def test_default_predictor_yacs():
+    cfg = tiny_yacs_cfg()
+    torch.manual_seed(0)
+    predictor = DefaultPredictor(cfg)
+    assert isinstance(predictor.model, P2PNet)
+    assert predictor.model.stride == 8
+    predictor.model.test_score_thresh = 0.0
+    img = np.random.RandomState(0).randint(0, 255, (80, 120, 3)).astype(np.uint8)
+    out = predictor(img)["instances"]
+    assert out.image_size == (80, 120)
+    assert 0 < len(out) <= cfg.TEST.DETECTIONS_PER_IMAGE
+    assert out.pred_points.shape[1] == 2
+    assert (out.pred_points[:, 0] <= 120).all() and (out.pred_points[:, 1] <= 80).all()
+
+
+def test_yacs_train_forward_p2():
+    cfg = tiny_yacs_cfg()
+    cfg.MODEL.P2PNET.IN_FEATURE = "p2"
+    model = build_model(cfg)
+    assert model.stride == 4
+    model.train()
+    with EventStorage():
+        losses = model(_inputs())
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_unknown_feature_raises():
+    backbone = TinyBackbone()
+    head = P2PHead(input_shape=backbone.output_shape()["p3"], num_classes=1, conv_dims=8, norm="")
+    with pytest.raises(KeyError, match="p4"):
+        P2PNet(backbone=backbone, head=head, num_classes=1, in_feature="p4", pixel_mean=[0] * 3, pixel_std=[1] * 3)
