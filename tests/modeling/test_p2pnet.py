@@ -188,6 +188,17 @@ def test_invalid_cells_are_ignored():
     assert losses["loss_point"].item() == pytest.approx(0.5 * (7 / 8 - 0.5 / 9), abs=1e-6)
 
 
+def test_ignored_and_invalid_points_are_background():
+    model = make_model(match_topk=1)
+    logits, points, valid = _three_cells()
+    g = gt([[13.0, 4.4], [4.0, 4.0], [20.0, 4.0]], [1, 0, 0])
+    g.gt_point_valid = torch.tensor([True, False, True])
+    g.gt_point_ignore = torch.tensor([False, False, True])
+    losses = model.losses(logits, points, valid, [g])
+    assert losses["loss_cls"].item() == pytest.approx(LOG2, abs=1e-6)  # as one single GT
+    assert losses["loss_point"].item() == pytest.approx(0.5 * ((0.125 - 0.5 / 9) + 0.5 * 0.05 ** 2 * 9), abs=1e-6)
+
+
 def test_valid_cells_mask():
     model = make_model()
     v = model.valid_cells([(16, 24), (9, 8)], 2, 3)

@@ -337,7 +337,8 @@ class P2PNet(nn.Module):
         Args:
             cls_logits: (M, K) logits of the valid cells.
             pred_points: (M, 2) predicted points (input px).
-            gt: Instances with ``gt_points`` (G, 2) and ``gt_classes`` (G,).
+            gt: Instances with ``gt_points`` (G, 2) and ``gt_classes`` (G,); optional
+                ``gt_point_valid`` / ``gt_point_ignore`` (G,) bool from ``PointDatasetMapper``.
 
         Returns:
             labels: (M,) int64, class of each cell, ``num_classes`` for background.
@@ -345,6 +346,14 @@ class P2PNet(nn.Module):
         """
         gt_points = gt.gt_points.to(pred_points.dtype)
         gt_classes = gt.gt_classes.long()
+        # Points that left the image (mapper's out_of_image="mark") and crowd/ignore points
+        # (keep_crowd=True) are not matched: as in the reference, they are plain background.
+        keep = torch.ones_like(gt_classes, dtype=torch.bool)
+        if gt.has("gt_point_valid"):
+            keep &= gt.gt_point_valid.bool()
+        if gt.has("gt_point_ignore"):
+            keep &= ~gt.gt_point_ignore.bool()
+        gt_points, gt_classes = gt_points[keep], gt_classes[keep]
         labels = torch.full(
             (cls_logits.shape[0],), self.num_classes, dtype=torch.long, device=cls_logits.device
         )
