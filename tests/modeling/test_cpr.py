@@ -1,0 +1,305 @@
+"""CPRNet losses against hand-computed values, refinement rules, and end-to-end train/eval."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from detectron2.config import get_cfg
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import BACKBONE_REGISTRY, Backbone, build_model
+from detectron2.structures import Instances
+from detectron2.utils.events import EventStorage
+
+from pointdet.modeling.cpr import CPRHead, CPRNet, add_cprnet_config, refine_points
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+class TinyFPN(Backbone):
+    """Two random-init levels: p2 (stride 4) and p3 (stride 8), 8 channels."""
+
+    def __init__(self, channels: int = 8):
+        super().__init__()
+        self.c2 = nn.Conv2d(3, channels, 3, stride=4, padding=1)
+        self.c3 = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+        self.channels = channels
+
+    def forward(self, x):
+        p2 = torch.relu(self.c2(x))
+        return {"p2": p2, "p3": self.c3(p2)}
+
+    def output_shape(self):
+        return {"p2": ShapeSpec(channels=self.channels, stride=4), "p3": ShapeSpec(channels=self.channels, stride=8)}
+
+    @property
+    def size_divisibility(self):
+        return 8
+
+
+def _CPRTestTinyFPN(cfg, input_shape):
+    return TinyFPN()
+
+
+if "_CPRTestTinyFPN" not in BACKBONE_REGISTRY:
+    BACKBONE_REGISTRY.register(_CPRTestTinyFPN)
+
+
+def make_model(num_classes=2, **kw):
+    kw.setdefault("bag_radius", 1)
+    kw.setdefault("circle_density", 4)
+    head = CPRHead(in_channels=8, num_classes=num_classes, conv_dims=8, num_convs=1, num_groups=4)
+    return CPRNet(backbone=TinyFPN(), head=head, num_classes=num_classes, in_feature="p3", **kw)
+
+
+def constant_scores(model, bias=0.0):
+    """f_cls and f_ins output constants: S_cls = sigmoid(bias) everywhere, uniform S_ins."""
+    with torch.no_grad():
+        for lin in (model.head.cls_out, model.head.ins_out):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        model.head.cls_out.bias.fill_(bias)
+
+
+def fl_pos(s):
+    return -((1 - s) ** 2) * math.log(s)
+
+
+def fl_neg(s):
+    return -(s**2) * math.log(1 - s)
+
+
+# ------------------------------------------------------------------------------------ losses
+def test_losses_hand_values():
+    model = make_model()
+    constant_scores(model, 0.0)
+    s = 0.5
+    tower = torch.randn(1, 8, 4, 4)  # stride 8 -> 32x32 image, cell centres 4, 12, 20, 28
+    out = model.losses(tower, [torch.tensor([[12.0, 12.0]])], [torch.tensor([0])], torch.tensor([[32.0, 32.0]]))
+    eps = 1e-6
+    mil = -((1 - s) ** 2) * math.log(s + eps) - s**2 * math.log(1 - s + eps)
+    assert out["loss_mil"].item() == pytest.approx(0.25 * mil, rel=1e-5)
+    assert out["loss_ann"].item() == pytest.approx(0.125 * (fl_pos(s) + fl_neg(s)), rel=1e-5)
+    # class 0: 15 negative cells (only (12,12) itself is closer than R*s = 8); class 1: all 16
+    assert out["loss_neg"].item() == pytest.approx(0.75 * 31 * fl_neg(s), rel=1e-5)
+    assert set(out) == {"loss_mil", "loss_ann", "loss_neg"}
+
+
+def test_losses_normalisation_two_bags_and_nonuniform_scores():
+    model = make_model()
+    constant_scores(model, math.log(3.0))  # s = 0.75
+    s = 0.75
+    pts = [torch.tensor([[12.0, 12.0], [28.0, 28.0]])]
+    out = model.losses(torch.randn(1, 8, 4, 4), pts, [torch.tensor([0, 1])], torch.tensor([[32.0, 32.0]]))
+    eps = 1e-6
+    per_bag = -((1 - s) ** 2) * math.log(s + eps) - s**2 * math.log(1 - s + eps)
+    assert out["loss_mil"].item() == pytest.approx(0.25 * per_bag, rel=1e-5)  # (2 bags) / M = 2
+    assert out["loss_ann"].item() == pytest.approx(0.125 * (fl_pos(s) + fl_neg(s)), rel=1e-5)
+    # (12,12) excluded for class 0, (28,28) for class 1 -> 30 negative pairs, divided by M = 2
+    assert out["loss_neg"].item() == pytest.approx(0.75 * 30 * fl_neg(s) / 2, rel=1e-5)
+
+
+def test_all_positive_loss_and_switches():
+    model = make_model(use_mil_loss=False, use_all_positive_loss=True, use_negative_loss=False)
+    constant_scores(model, 0.0)
+    out = model.losses(torch.randn(1, 8, 4, 4), [torch.tensor([[4.0, 4.0]])], [torch.tensor([1])], torch.tensor([[32.0, 32.0]]))
+    assert set(out) == {"loss_pos", "loss_ann"}
+    assert out["loss_pos"].item() == pytest.approx(0.25 * (fl_pos(0.5) + fl_neg(0.5)), rel=1e-5)
+    with pytest.raises(ValueError):
+        make_model(use_mil_loss=False, use_annotation_loss=False, use_negative_loss=False)
+
+
+def test_bag_validity_changes_mil():
+    """A bag at the image corner loses its outside points: with non-uniform f_cls the MIL score changes."""
+    model = make_model(use_annotation_loss=False, use_negative_loss=False)
+    constant_scores(model, 0.0)
+    tower = torch.zeros(1, 8, 4, 4)
+    tower[0, 0, 0, 1] = 1.0  # cell centre (12, 4): the bag point right of a = (4, 4)
+    with torch.no_grad():
+        model.head.cls_out.weight[0, 0] = 10.0  # S_cls(class 0) = sigmoid(10 * f0)
+    pts = [torch.tensor([[4.0, 4.0]])]
+    loss_corner = model.losses(tower, pts, [torch.tensor([0])], torch.tensor([[32.0, 32.0]]))["loss_mil"]
+    # valid points: (12,4) f0=1, (4,12) f0=0, centre f0=0; (-4,4), (4,-4) are outside
+    sb = (torch.sigmoid(torch.tensor(10.0)).item() + 0.5 + 0.5) / 3
+    eps = 1e-6
+    exp = -((1 - sb) ** 2) * math.log(sb + eps) - 0.25 * math.log(0.5 + eps)
+    assert loss_corner.item() == pytest.approx(0.25 * exp, rel=1e-4)
+
+
+# ------------------------------------------------------------------------------------ refinement
+def _ref_case():
+    points = torch.tensor([[10.0, 10.0]])
+    classes = torch.tensor([0])
+    bag = torch.tensor([[[14.0, 10.0], [10.0, 14.0], [6.0, 10.0]]])
+    scores = torch.tensor([[[0.8, 0.1], [0.3, 0.05], [0.05, 0.01]]])
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    ann = torch.tensor([[0.4, 0.1]])
+    return points, classes, bag, scores, valid, ann
+
+
+def test_refine_default_paper_rule():
+    r = refine_points(*_ref_case(), (100, 100))
+    assert torch.allclose(r["points"], torch.tensor([[18.2 / 1.5, 16.2 / 1.5]]), atol=1e-5)
+    assert r["scores"].tolist() == pytest.approx([0.55])
+    assert r["refined"].tolist() == [True] and r["keep"].tolist() == [[True, True, False]]
+
+
+def test_refine_reference_rule_without_annotated():
+    r = refine_points(*_ref_case(), (100, 100), always_include_annotated=False)
+    assert torch.allclose(r["points"], torch.tensor([[14.2 / 1.1, 12.2 / 1.1]]), atol=1e-5)
+
+
+def test_refine_delta1_delta2():
+    r = refine_points(*_ref_case(), (100, 100), score_threshold=0.35)
+    assert torch.allclose(r["points"], torch.tensor([[15.2 / 1.2, 10.0]]), atol=1e-5)
+    r = refine_points(*_ref_case(), (100, 100), relative_score_threshold=0.9)  # 0.36 > 0.3
+    assert r["keep"].tolist() == [[True, False, False]]
+    r = refine_points(*_ref_case(), (100, 100), score_threshold=0.0, relative_score_threshold=0.0)
+    assert r["keep"].tolist() == [[True, True, True]]
+
+
+def test_refine_classify_filter():
+    p, c, bag, s, v, a = _ref_case()
+    s[0, 1] = torch.tensor([0.3, 0.5])
+    assert refine_points(p, c, bag, s, v, a, (100, 100))["keep"].tolist() == [[True, False, False]]
+    r = refine_points(p, c, bag, s, v, a, (100, 100), use_classify_filter=False)
+    assert r["keep"].tolist() == [[True, True, False]]
+
+
+def test_refine_nearest_filter_classwise_and_ties():
+    p, c, bag, s, v, a = _ref_case()
+    p2 = torch.cat([p, torch.tensor([[16.0, 10.0]])])
+    bag2 = torch.cat([bag, bag + torch.tensor([6.0, 0.0])])
+    s2, v2, a2 = s.repeat(2, 1, 1), v.repeat(2, 1), a.repeat(2, 1)
+    r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100))
+    assert r["keep"][0].tolist() == [False, True, False]  # (14,10) is nearer to (16,10)
+    r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100), use_nearest_filter=False)
+    assert r["keep"][0].tolist() == [True, True, False]
+    # an object of another class does not take bag points away
+    s3 = s2.clone()
+    s3[1] = s3[1].flip(-1)
+    a3 = a2.clone()
+    a3[1] = a3[1].flip(-1)
+    r = refine_points(p2, torch.tensor([0, 1]), bag2, s3, v2, a3, (100, 100))
+    assert r["keep"][0].tolist() == [True, True, False]
+    # tie: a bag point equidistant from both annotated points goes to the lower index
+    pts = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    bag_t = torch.tensor([[[5.0, 0.0]], [[5.0, 0.0]]])
+    sc = torch.full((2, 1, 1), 0.9)
+    r = refine_points(pts, torch.tensor([0, 0]), bag_t, sc, torch.ones(2, 1, dtype=torch.bool), torch.full((2, 1), 0.9), (50, 50))
+    assert r["keep"].tolist() == [[True], [False]]
+
+
+def test_refine_image_bounds_validity_and_empty():
+    p, c, bag, s, v, a = _ref_case()
+    assert refine_points(p, c, bag, s, v, a, (12, 100))["keep"].tolist() == [[True, False, False]]
+    assert refine_points(p, c, bag, s, v, a, (12, 100), restrict_to_image=False)["keep"].tolist() == [[True, True, False]]
+    v0 = v.clone()
+    v0[0, 0] = False
+    assert refine_points(p, c, bag, s, v0, a, (100, 100))["keep"].tolist() == [[False, True, False]]
+    # nothing kept: the annotated point stays, even with the annotated point in B+
+    r = refine_points(p, c, bag, s * 0.1, v, a, (100, 100))
+    assert torch.equal(r["points"], p) and r["refined"].tolist() == [False] and r["scores"].tolist() == [0.0]
+    # refine_th: mean kept score 0.55 < 0.6 -> unchanged
+    r = refine_points(p, c, bag, s, v, a, (100, 100), refine_th=0.6)
+    assert torch.equal(r["points"], p) and r["refined"].tolist() == [False]
+    # no objects
+    r = refine_points(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, 2), torch.zeros(0, 3, 2),
+                      torch.zeros(0, 3, dtype=torch.bool), torch.zeros(0, 2), (10, 10))
+    assert r["points"].shape == (0, 2) and r["keep"].shape == (0, 3)
+
+
+# ------------------------------------------------------------------------------------ end to end
+def _inputs(device, with_height=True):
+    g = torch.Generator().manual_seed(0)
+    a = Instances((32, 48))
+    a.gt_points = torch.tensor([[4.0, 16.0], [30.0, 20.0]])
+    a.gt_classes = torch.tensor([0, 1])
+    a.gt_ann_ids = torch.tensor([11, 12])
+    b = Instances((40, 40))
+    b.gt_points = torch.zeros(0, 2)
+    b.gt_classes = torch.zeros(0, dtype=torch.long)
+    b.gt_ann_ids = torch.zeros(0, dtype=torch.long)
+    x0 = {"image": torch.randint(0, 255, (3, 32, 48), generator=g).float().to(device), "instances": a, "image_id": 1}
+    x1 = {"image": torch.randint(0, 255, (3, 40, 40), generator=g).float().to(device), "instances": b, "image_id": 2}
+    if with_height:
+        x0.update(height=64, width=96)
+        x1.update(height=40, width=40)
+    return [x0, x1]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_train_forward_backward_with_empty_image(device):
+    torch.manual_seed(0)
+    model = make_model().to(device).train()
+    with EventStorage() as storage:
+        losses = model(_inputs(device))
+        total = sum(losses.values())
+        assert torch.isfinite(total)
+        total.backward()
+        assert "cpr/bag_acc" in storage.latest()
+    grads = [p.grad for p in model.parameters()]
+    assert all(gr is not None and torch.isfinite(gr).all() for gr in grads)
+    assert model.head.ins_out.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_train_all_images_empty(device):
+    model = make_model().to(device).train()
+    inputs = [_inputs(device)[1]]
+    losses = model(inputs)
+    assert losses["loss_mil"].item() == 0 and losses["loss_ann"].item() == 0
+    sum(losses.values()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_inference_refines_and_rescales(device):
+    model = make_model().to(device).eval()
+    constant_scores(model, 0.0)  # every score 0.5: ties -> argmax is class 0
+    out = model(_inputs(device))
+    assert len(out) == 2
+    r0 = out[0]["refined_points"]
+    assert r0.image_size == (64, 96)
+    assert r0.ann_ids.tolist() == [11, 12] and r0.pred_classes.tolist() == [0, 1]
+    assert torch.allclose(r0.coarse_points.cpu(), torch.tensor([[8.0, 32.0], [60.0, 40.0]]))
+    # object 0 at (4,16), stride 8, R=1: (-4,16) is outside; B+ = {a, (12,16), (4,24), (4,8)}
+    assert torch.allclose(r0.pred_points[0].cpu(), torch.tensor([6.0 * 2, 16.0 * 2]), atol=1e-4)
+    assert r0.refined.tolist() == [True, False]  # class 1 loses every argmax tie
+    assert torch.allclose(r0.pred_points[1], r0.coarse_points[1])
+    assert r0.scores[0].item() == pytest.approx(0.5)
+    r1 = out[1]["refined_points"]
+    assert len(r1) == 0 and r1.pred_points.shape == (0, 2)
+    bags = model.refine(_inputs(device), return_bags=True)[0]["refined_points"]
+    assert bags.bag_points.shape == (2, 4, 2) and bags.bag_keep.shape == (2, 4) and bags.bag_scores.shape == (2, 4)
+
+
+def test_inference_untrained_keeps_points_and_missing_instances_error():
+    model = make_model().eval()
+    out = model(_inputs("cpu", with_height=False))[0]["refined_points"]
+    assert out.image_size == (32, 48)
+    assert torch.equal(out.pred_points, out.coarse_points)  # prior 0.01 < delta_1: nothing kept
+    with pytest.raises(ValueError, match="image 5"):
+        model([{"image": torch.zeros(3, 16, 16), "image_id": 5}])
+
+
+def test_build_from_yacs_config_and_p2():
+    cfg = get_cfg()
+    add_cprnet_config(cfg)
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.META_ARCHITECTURE = "CPRNet"
+    cfg.MODEL.BACKBONE.NAME = "_CPRTestTinyFPN"
+    cfg.MODEL.CPR.NUM_CLASSES = 3
+    cfg.MODEL.CPR.IN_FEATURE = "p2"
+    cfg.MODEL.CPR.HEAD.CONV_DIMS = 8
+    cfg.MODEL.CPR.HEAD.NUM_GROUPS = 4
+    cfg.MODEL.CPR.BAG_RADIUS = 2
+    model = build_model(cfg)
+    assert isinstance(model, CPRNet) and model.stride == 4 and model.bag_offsets.shape == (8 * 3 + 1, 2)
+    assert len(model.head.tower) == 12  # 4 x (conv, GN, ReLU)
+    assert model.head.cls_out.bias[0].item() == pytest.approx(-math.log(99), rel=1e-5)
+    model.train()
+    inputs = _inputs("cpu")
+    inputs[0]["instances"].gt_classes = torch.tensor([2, 1])
+    losses = model(inputs)
+    assert all(torch.isfinite(v) for v in losses.values())
