@@ -290,7 +290,21 @@ def test_color_jitter_probability_and_strengths():
     assert torch.equal(color_jitter(img, prob=0.0, generator=g), img)
     assert torch.equal(color_jitter(img, brightness=0, contrast=0, saturation=0, hue=0, prob=1.0, generator=g), img)
     g = torch.Generator().manual_seed(0)
-    applied = sum(not torch.equal(color_jitter(img, generator=g), img) for _ in range(200))
-    assert 140 <= applied <= 180  # p = 0.8
+    applied = sum(not torch.equal(color_jitter(img, generator=g), img) for _ in range(100))
+    assert 65 <= applied <= 95  # p = 0.8 (binomial sd 4)
     with pytest.raises(ValueError, match="RGB"):
         color_jitter(img[:1])
+
+
+def test_lazyconfig_instantiate(image_file):
+    from detectron2.config import LazyCall as L
+    from detectron2.config import instantiate
+
+    cfg = L(TwoViewDatasetMapper)(
+        is_train=True, augmentations=[L(T.RandomFlip)(prob=1.0)], image_format="RGB", seed=0, hue=0.1
+    )
+    m = instantiate(cfg)
+    assert isinstance(m, TwoViewDatasetMapper) and m.jitter_params["hue"] == 0.1 and m.supervision == "boxes"
+    assert "image_jittered" in m(_box_dict(image_file))
+    m = instantiate(L(PointDatasetMapper)(is_train=True, augmentations=[], image_format="RGB", pseudo_box_size=16))
+    assert m(_point_dict(image_file))["instances"].gt_boxes.tensor.shape == (2, 4)
