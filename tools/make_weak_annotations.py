@@ -100,9 +100,15 @@ def main(argv=None):
     raise AssertionError(args.command)
 
 
-if __name__ == "__main__":
+def cli(argv=None) -> int:
+    """:func:`main` with input errors reported as one line on stderr and exit status 2."""
     try:
-        main()
+        main(argv)
     except (CocoFormatError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
