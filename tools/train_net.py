@@ -13,7 +13,8 @@ Usage::
 A config provides ``model``, ``dataloader.{train,test,evaluator}``, ``optimizer``,
 ``lr_multiplier`` and ``train`` (see ``configs/common/train.py``); the keys are the same as in
 Detectron2's ``tools/lazyconfig_train_net.py``. ``dataloader.evaluator`` may be a single
-evaluator or a list (wrapped in ``DatasetEvaluators``).
+evaluator or a list (wrapped in ``DatasetEvaluators``). An optional ``hooks`` node (a dict
+``{name: L(SomeHook)(...)}`` or a list) adds trainer hooks, e.g. CPR's ``RefinePointsHook``.
 
 Devices: ``train.device`` ("cuda" when available, else "cpu", in ``configs/common/train.py``).
 Multi-process runs use Detectron2's ``launch``: NCCL with CUDA, gloo on CPU-only machines,
@@ -23,6 +24,7 @@ CUDA and is switched off with a warning on CPU.
 import logging
 import os
 import sys
+from collections.abc import Mapping
 
 import torch
 from omegaconf import ListConfig
@@ -44,6 +46,7 @@ from detectron2.engine import (  # noqa: E402
     hooks,
     launch,
 )
+from detectron2.engine import HookBase  # noqa: E402
 from detectron2.engine.defaults import create_ddp_model  # noqa: E402
 from detectron2.evaluation import (  # noqa: E402
     DatasetEvaluator,
@@ -53,7 +56,7 @@ from detectron2.evaluation import (  # noqa: E402
 )
 from detectron2.utils import comm  # noqa: E402
 
-__all__ = ["build_evaluator", "do_test", "do_train", "main", "get_parser", "resolve_device"]
+__all__ = ["build_evaluator", "build_extra_hooks", "do_test", "do_train", "main", "get_parser", "resolve_device"]
 
 logger = logging.getLogger("detectron2")
 
@@ -94,6 +97,32 @@ def build_evaluator(cfg):
     elif not isinstance(evaluator, DatasetEvaluator):
         raise TypeError(f"dataloader.evaluator built {type(evaluator)}, not a DatasetEvaluator")
     return evaluator
+
+
+def build_extra_hooks(cfg):
+    """
+    Instantiate the optional ``cfg.hooks``: a dict ``{name: hook config}`` (registered in
+    sorted name order) or a list of hook configs, each building a
+    :class:`detectron2.engine.HookBase` (e.g. pointdet's ``RefinePointsHook``). They run after
+    the evaluation hook and before the metric writers; a hook reaches the model through
+    ``self.trainer.model``.
+    """
+    spec = cfg.get("hooks", None)
+    if spec is None:
+        return []
+    if isinstance(spec, Mapping):
+        items = [(str(k), spec[k]) for k in sorted(spec.keys())]
+    elif isinstance(spec, (list, tuple, ListConfig)):
+        items = [(f"hooks[{i}]", h) for i, h in enumerate(spec)]
+    else:
+        raise TypeError(f"cfg.hooks must be a dict or a list of hook configs, got {type(spec)}")
+    built = []
+    for name, hook_cfg in items:
+        hook = instantiate(hook_cfg)
+        if not isinstance(hook, HookBase):
+            raise TypeError(f"cfg.hooks: {name} built {type(hook)}, not a detectron2 HookBase")
+        built.append(hook)
+    return built
 
 
 def do_test(cfg, model):
@@ -154,6 +183,7 @@ def do_train(args, cfg):
             if comm.is_main_process()
             else None,
             hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
+            *build_extra_hooks(cfg),
             hooks.PeriodicWriter(
                 default_writers(cfg.train.output_dir, cfg.train.max_iter),
                 period=cfg.train.log_period,

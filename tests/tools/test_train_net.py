@@ -12,7 +12,10 @@ import torch
 from detectron2.config import LazyConfig
 from detectron2.evaluation import DatasetEvaluators
 
-from tools.train_net import build_evaluator, get_parser, main, resolve_device
+from detectron2.config import LazyCall as L
+from detectron2.engine import HookBase
+
+from tools.train_net import build_evaluator, build_extra_hooks, do_train, get_parser, main, resolve_device
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -290,3 +293,39 @@ def test_two_process_gloo_run(tiny_config, tmp_path):
     assert "World size: 2" in log
     assert (out / "model_final.pth").exists()
     assert "copypaste: Task: bbox" in log
+
+
+RECORDED = []
+
+
+class RecordingHook(HookBase):
+    """Records the iterations it sees and whether it can reach the model."""
+
+    def __init__(self, tag="rec"):
+        self.tag = tag
+
+    def after_step(self):
+        RECORDED.append((self.tag, self.trainer.iter, self.trainer.model is not None))
+
+
+def test_extra_hooks_from_config_are_registered(tiny_config, tmp_path):
+    cfg = LazyConfig.load(tiny_config)
+    cfg.train.output_dir = str(tmp_path)
+    cfg.train.max_iter = 2
+    cfg.train.eval_period = 100
+    cfg.hooks = {"b": L(RecordingHook)(tag="b"), "a": L(RecordingHook)(tag="a")}
+    RECORDED.clear()
+    trainer = do_train(_args(tiny_config), cfg)
+    # dict hooks run in sorted name order, every iteration, before the writers
+    assert RECORDED == [("a", 0, True), ("b", 0, True), ("a", 1, True), ("b", 1, True)]
+    names = [type(h).__name__ for h in trainer._hooks]
+    assert names.index("RecordingHook") < names.index("PeriodicWriter")
+
+
+def test_extra_hooks_reject_non_hooks(tiny_config):
+    cfg = LazyConfig.load(tiny_config)
+    cfg.hooks = [L(RecordingHook)(), L("builtins.dict")(a=1)]
+    with pytest.raises(TypeError, match=r"hooks\[1\]"):
+        build_extra_hooks(cfg)
+    cfg.hooks = None
+    assert build_extra_hooks(cfg) == []
