@@ -1,0 +1,464 @@
+"""Point localization mAP: hand-computed rule cases, vectorised == reference, evaluator, errors."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pointdet.data.coco_io import CocoFormatError
+from pointdet.evaluation.point_ap import (
+    COCO_AREA_RANGES,
+    PointAPEvaluator,
+    _greedy_match,
+    evaluate_point_ap,
+    prepare_point_eval_inputs,
+)
+from pointdet.evaluation.point_ap_reference import evaluate_point_ap_reference
+
+ALL = [("all", 0.0, 1e10)]
+BOTH = [evaluate_point_ap, evaluate_point_ap_reference]
+
+
+def _gt(anns, n_images=1, n_cats=1):
+    images = [{"id": i + 1, "width": 200, "height": 200, "file_name": f"{i}.png"} for i in range(n_images)]
+    cats = [{"id": c + 1, "name": f"c{c + 1}"} for c in range(n_cats)]
+    out = []
+    for i, a in enumerate(anns):
+        a = dict(a)
+        a.setdefault("id", i + 1)
+        a.setdefault("image_id", 1)
+        a.setdefault("category_id", 1)
+        a.setdefault("iscrowd", 0)
+        out.append(a)
+    return {"images": images, "categories": cats, "annotations": out}
+
+
+def _det(x, y, s, image_id=1, category_id=1):
+    return {"image_id": image_id, "category_id": category_id, "point": [x, y], "score": s}
+
+
+def _ap(fn, gt, dets, **kw):
+    kw.setdefault("taus", [1.0])
+    kw.setdefault("area_ranges", ALL)
+    return fn(gt, dets, **kw)
+
+
+# ---------------------------------------------------------------------------------------- toy (cpr.md 4.5)
+@pytest.mark.parametrize("fn", BOTH)
+def test_cpr_toy_0_7475(fn):
+    gt = _gt(
+        [
+            {"bbox": [10, 10, 20, 20]},
+            {"bbox": [50, 50, 10, 10]},
+            {"bbox": [70, 10, 10, 10], "iscrowd": 1},
+        ],
+        n_cats=2,
+    )
+    dets = [
+        _det(150, 150, 0.9),  # FP
+        _det(20, 20, 0.8),  # TP
+        _det(21, 21, 0.7),  # duplicate -> FP
+        _det(75, 15, 0.6),  # on the crowd box -> ignored
+        _det(55, 55, 0.5),  # TP
+    ]
+    r = _ap(fn, gt, dets)
+    # class A: PR points (0,0),(0.5,0.5),(1,0.5): AP = 100 * 0.5 / 101; class B empty: AP 1
+    assert r.ap[0, 0, 0, 0] == pytest.approx(50 / 101, abs=1e-12)
+    assert r.ap[1, 0, 0, 0] == 1.0
+    assert round(float(r.mean_ap[0, 0, 0]), 4) == 0.7475
+    assert r.metrics()["AP@1.0"] == pytest.approx(100 * (50 / 101 + 1) / 2)
+
+
+# ---------------------------------------------------------------------------------------- distance
+@pytest.mark.parametrize("fn", BOTH)
+def test_distance_threshold_inclusive_and_continuous_centre(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 20]}])  # centre (5, 10) in the continuous convention
+    assert _ap(fn, gt, [_det(10, 10, 0.9)], taus=[0.5]).ap[0, 0, 0, 0] == 1.0  # d = 0.5 exactly
+    assert _ap(fn, gt, [_det(10.2, 10, 0.9)], taus=[0.5]).ap[0, 0, 0, 0] == 0.0  # d = 0.52
+    assert _ap(fn, gt, [_det(5, 20, 0.9)], taus=[0.5]).ap[0, 0, 0, 0] == 1.0  # dy / h = 0.5
+    # d = 1 exactly: matched at tau 1, not at 0.5, matched at 2
+    r = _ap(fn, gt, [_det(15, 10, 0.9)], taus=[0.5, 1.0, 2.0])
+    assert r.ap[0, 0, :, 0].tolist() == [0.0, 1.0, 1.0]
+    # a box prediction uses its centre (x + w/2, y + h/2)
+    box = {"image_id": 1, "category_id": 1, "bbox": [1, 2, 8, 16], "score": 0.5}
+    assert _ap(fn, gt, [box], taus=[0.01]).ap[0, 0, 0, 0] == 1.0
+
+
+# ---------------------------------------------------------------------------------------- greedy matching
+@pytest.mark.parametrize("fn", BOTH)
+def test_greedy_nearest_unmatched_gt(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [10, 0, 10, 10]}])  # centres (5,5), (15,5)
+    dets = [_det(11, 5, 0.9), _det(13, 5, 0.8)]  # det1: dA .6, dB .4 -> B; det2 then A at d .8
+    r = _ap(fn, gt, dets, taus=[0.5, 1.0])
+    assert r.ap[0, 0, 1, 0] == 1.0
+    # tau 0.5: TP then FP -> kept (0.5, 1.0): thresholds 0..0.50 -> 51 / 101
+    assert r.ap[0, 0, 0, 0] == pytest.approx(51 / 101, abs=1e-12)
+    assert r.ar[0, 0, 0, 0] == 0.5
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_score_groups_take_best_pair_first(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [20, 0, 10, 10]}])  # centres (5,5), (25,5)
+    # det1: dA .7, dB 1.3; det2: dA .1, dB 1.9; tau 1.5
+    # distinct scores: det1 -> A, det2 -> B? 1.9 > 1.5 -> FP: 1 TP
+    r = _ap(fn, gt, [_det(12, 5, 0.9), _det(6, 5, 0.8)], taus=[1.5])
+    assert r.ap[0, 0, 0, 0] == pytest.approx(51 / 101, abs=1e-12)
+    # equal scores: the group takes the pair det2-A (0.1) first, then det1-B (1.3): 2 TPs
+    r = _ap(fn, gt, [_det(12, 5, 0.9), _det(6, 5, 0.9)], taus=[1.5])
+    assert r.ap[0, 0, 0, 0] == 1.0
+    # scores within 1e-8 of each other form one group too
+    s1, s2 = 0.001000005, 0.001
+    assert np.float32(s1) != np.float32(s2) and abs(np.float32(s1) - np.float32(s2)) < 1e-8
+    r = _ap(fn, gt, [_det(12, 5, s1), _det(6, 5, s2)], taus=[1.5])
+    assert r.ap[0, 0, 0, 0] == 1.0
+
+
+# ---------------------------------------------------------------------------------------- ignore / crowd
+@pytest.mark.parametrize("fn", BOTH)
+@pytest.mark.parametrize("flag", [{"iscrowd": 1}, {"ignore": 1}])
+def test_ignored_gt_absorbs_detections(fn, flag):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, dict({"bbox": [50, 50, 10, 10]}, **flag)])
+    dets = [_det(55, 55, 0.9), _det(56, 56, 0.85), _det(5, 5, 0.8)]  # two on the ignored GT, one TP
+    r = _ap(fn, gt, dets)
+    assert r.npos[0, 0] == 1
+    assert r.ap[0, 0, 0, 0] == 1.0  # absorbed dets are neither TP nor FP
+    # as a regular GT instead: npos 2, TP(0.9), FP(dup), TP -> (0.5,1), (1, 2/3)
+    plain = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [50, 50, 10, 10]}])
+    r = _ap(fn, plain, dets)
+    assert r.ap[0, 0, 0, 0] == pytest.approx((51 * 1.0 + 50 * 2 / 3) / 101, abs=1e-12)
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_regular_match_has_priority_over_ignore_and_duplicates_stay_fp(fn):
+    # regular GT and crowd GT overlap; the first det matches the regular GT (TP), the second
+    # (near both) is absorbed by the crowd; a far duplicate of the regular GT stays FP
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [0, 0, 12, 12], "iscrowd": 1}, {"bbox": [100, 100, 10, 10]}])
+    dets = [_det(5, 5, 0.9), _det(6, 6, 0.8), _det(109, 105, 0.7), _det(101, 105, 0.6)]
+    r = _ap(fn, gt, dets)
+    # pooled: TP(.9), TP(.7), FP(.6): both GTs found before the FP -> AP 1
+    assert r.ap[0, 0, 0, 0] == 1.0
+    dets = [_det(5, 5, 0.9), _det(5.5, 5.5, 0.85, ), _det(40, 40, 0.8), _det(105, 105, 0.7)]
+    r = _ap(fn, gt, dets)
+    # (40, 40) is far from everything -> FP: TP, FP, TP -> (0.5, 1), (1, 2/3)
+    assert r.ap[0, 0, 0, 0] == pytest.approx((51 + 50 * 2 / 3) / 101, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------- area ranges
+@pytest.mark.parametrize("fn", BOTH)
+def test_area_ranges_on_sqrt_wh(fn):
+    # sizes: 10 (small), 32 (exactly sqrt(32^2): medium, not small), 100 (large)
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [50, 0, 32, 32]}, {"bbox": [0, 50, 100, 100]}])
+    dets = [_det(5, 5, 0.9), _det(66, 16, 0.8), _det(50, 100, 0.7), _det(190, 5, 0.95)]  # last: FP far away
+    r = _ap(fn, gt, dets, area_ranges=COCO_AREA_RANGES)
+    assert r.npos[0].tolist() == [3, 1, 1, 1]
+    # all: FP, TP, TP, TP -> kept (0,0),(1/3,.5),(2/3,2/3),(1,.75)
+    p = np.zeros(101)
+    t = np.linspace(0, 1, 101)
+    p[(t > 0) & (t <= np.float32(1 / 3))] = 0.5
+    p[(t > np.float32(1 / 3)) & (t <= np.float32(2 / 3))] = 2 / 3
+    p[t > np.float32(2 / 3)] = 0.75
+    assert r.ap[0, 0, 0, 0] == pytest.approx(p.sum() / 101, abs=1e-12)
+    # each size range: the out-of-range GTs absorb their dets; the far FP still counts
+    for a in (1, 2, 3):
+        assert r.ap[0, a, 0, 0] == pytest.approx(50 / 101, abs=1e-12)  # FP first, then the TP
+    assert set(r.metrics()) >= {"AP@1.0", "AP@1.0-small", "AP@1.0-medium", "AP@1.0-large", "AR@1.0-large"}
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_empty_class_rules(fn):
+    # class 1: GT only; class 2: nothing; class 3: dets only; class 4: large GT only
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [0, 0, 100, 100], "category_id": 4}], n_cats=4)
+    dets = [_det(50, 50, 0.9, category_id=3), _det(50, 50, 0.9, category_id=4)]
+    r = _ap(fn, gt, dets, area_ranges=COCO_AREA_RANGES)
+    assert r.ap[:, 0, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert r.ar[:, 0, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+    # 'small': class 4's GT is out of range and absorbs its det -> no GT, no det -> 1
+    assert r.ap[:, 1, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert r.mean_ap[0, 0, 0] == 0.5
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_empty_class_with_far_detection_is_zero(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [0, 0, 100, 100], "category_id": 2}], n_cats=2)
+    r = _ap(fn, gt, [_det(5, 5, 0.9), _det(190, 190, 0.9, category_id=2)], area_ranges=COCO_AREA_RANGES)
+    # 'small': class 2 has no GT in range, but its det is not absorbed -> AP 0
+    assert r.ap[:, 1, 0, 0].tolist() == [1.0, 0.0]
+
+
+# ---------------------------------------------------------------------------------------- maxDets, FPs
+@pytest.mark.parametrize("fn", BOTH)
+def test_max_dets_truncation_per_image_and_class(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [20, 0, 10, 10]}, {"bbox": [40, 0, 10, 10]}], n_cats=2)
+    dets = [_det(5, 5, 0.9), _det(25, 5, 0.8), _det(45, 5, 0.7)]
+    dets += [_det(150, 150, 0.99, category_id=2)] * 3  # other class: does not use up the budget
+    r = _ap(fn, gt, dets, max_dets=[2, 3])
+    # maxDets 2: recall 2/3 in float32 (0.6666667) covers thresholds 0..0.66 -> 67 / 101
+    assert r.ap[0, 0, 0, 0] == pytest.approx(67 / 101, abs=1e-12)
+    assert r.ar[0, 0, 0, 0] == pytest.approx(2 / 3, abs=1e-7)
+    assert r.ap[0, 0, 0, 1] == 1.0  # float32 recall reaches exactly 1.0 (NumPy 1.x semantics)
+    assert "AP@1.0/md2" in r.metrics() and "AP@1.0" in r.metrics()
+
+
+@pytest.mark.parametrize("fn", BOTH)
+def test_detection_on_image_without_gt_is_fp(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}], n_images=2)
+    r = _ap(fn, gt, [_det(5, 5, 0.8), _det(5, 5, 0.9, image_id=2)])
+    assert r.ap[0, 0, 0, 0] == pytest.approx(100 * 0.5 / 101, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------- vectorised == reference
+def _random_problem(seed, n_img=4, n_cat=3, max_gt=6, max_det=20, tie_levels=None):
+    rng = np.random.RandomState(seed)
+    anns, dets = [], []
+    for i in range(n_img):
+        for c in range(n_cat):
+            for _ in range(rng.randint(0, max_gt + 1)):
+                w, h = rng.uniform(2, 120, 2)
+                x, y = rng.uniform(0, 150, 2)
+                a = {"image_id": i + 1, "category_id": c + 1, "bbox": [float(x), float(y), float(w), float(h)],
+                     "iscrowd": int(rng.rand() < 0.1)}
+                if rng.rand() < 0.1:
+                    a["ignore"] = 1
+                anns.append(a)
+    boxes = [a["bbox"] for a in anns]
+    for i in range(n_img):
+        for c in range(n_cat):
+            for _ in range(rng.randint(0, max_det + 1)):
+                if boxes and rng.rand() < 0.7:
+                    b = boxes[rng.randint(len(boxes))]
+                    p = [b[0] + b[2] / 2 + rng.randn() * b[2] * 0.6, b[1] + b[3] / 2 + rng.randn() * b[3] * 0.6]
+                else:
+                    p = list(rng.uniform(0, 200, 2))
+                if tie_levels == "eps":
+                    s = 0.001 + rng.randint(0, 4) * 3e-9
+                elif tie_levels:
+                    s = rng.randint(0, tie_levels) / tie_levels
+                else:
+                    s = rng.rand()
+                dets.append(_det(float(p[0]), float(p[1]), float(s), i + 1, c + 1))
+    rng.shuffle(dets)
+    return _gt(anns, n_images=n_img, n_cats=n_cat), dets
+
+
+def _assert_same(a, b):
+    np.testing.assert_array_equal(a.ap, b.ap)
+    np.testing.assert_array_equal(a.ar, b.ar)
+    np.testing.assert_array_equal(a.npos, b.npos)
+    for key in b.curves:
+        np.testing.assert_array_equal(a.curves[key][0], b.curves[key][0])
+        np.testing.assert_array_equal(a.curves[key][1], b.curves[key][1])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    tie_levels=st.sampled_from([None, 2, 5, "eps"]),
+    max_dets=st.sampled_from([[100], [3, 10]]),
+    taus=st.sampled_from([[0.5, 1.0, 2.0], [0.3], [1.0, 4.0]]),
+)
+def test_vectorized_equals_reference_random(seed, tie_levels, max_dets, taus):
+    gt, dets = _random_problem(seed, tie_levels=tie_levels)
+    kw = dict(taus=taus, max_dets=max_dets, area_ranges=[("all", 0, 1e10), ("s", 0, 40**2), ("l", 40**2, 1e10)])
+    inp = prepare_point_eval_inputs(gt, dets)
+    _assert_same(evaluate_point_ap(inp, None, **kw), evaluate_point_ap_reference(inp, None, **kw))
+
+
+@pytest.mark.parametrize("tie_levels", [None, 3])
+def test_vectorized_equals_reference_large_blocks_and_small_chunks(tie_levels):
+    # > 32 detections per block (several greedy windows), > 16 tied scores (non-stable sort),
+    # and a tiny chunk budget (many chunks)
+    gt, dets = _random_problem(7, n_img=3, n_cat=2, max_gt=25, max_det=70, tie_levels=tie_levels)
+    kw = dict(taus=[0.5, 1.0, 2.0], max_dets=[50, 100], area_ranges="coco")
+    ref = evaluate_point_ap_reference(gt, dets, **kw)
+    _assert_same(evaluate_point_ap(gt, dets, **kw), ref)
+    _assert_same(evaluate_point_ap(gt, dets, chunk_elements=1000, **kw), ref)
+
+
+def test_greedy_window_sizes_agree():
+    rng = np.random.RandomState(0)
+    V = rng.rand(3, 12, 5)
+    gid = np.tile(np.array([0, 1, 2, 2, 3, 4, 5, 6, 7, 7, 7, 8]), (3, 1))
+    cand = rng.rand(6, 12) < 0.8
+    avail = rng.rand(6, 5) < 0.9
+    args = (V, np.tile(np.arange(3), 2), np.full(6, 0.3), avail, cand, gid)
+    base = _greedy_match(*args, window=1)
+    for w in (2, 3, 32):
+        np.testing.assert_array_equal(_greedy_match(*args, window=w), base)
+
+
+# ---------------------------------------------------------------------------------------- bad input
+def test_errors_name_file_and_id(tmp_path):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}])
+    with pytest.raises(CocoFormatError, match="image id 7"):
+        evaluate_point_ap(gt, [_det(1, 1, 0.5, image_id=7)])
+    with pytest.raises(CocoFormatError, match="category id 9"):
+        evaluate_point_ap(gt, [_det(1, 1, 0.5, category_id=9)])
+    with pytest.raises(CocoFormatError, match="non-finite score"):
+        evaluate_point_ap(gt, [_det(1, 1, float("nan"))])
+    with pytest.raises(CocoFormatError, match="malformed point"):
+        evaluate_point_ap(gt, [_det(float("inf"), 1, 0.5)])
+    with pytest.raises(CocoFormatError, match="neither 'point' nor 'bbox'"):
+        evaluate_point_ap(gt, [{"image_id": 1, "category_id": 1, "score": 0.5}])
+    bad = tmp_path / "res.json"
+    bad.write_text("[{")
+    with pytest.raises(CocoFormatError, match="res.json: not valid JSON"):
+        evaluate_point_ap(gt, str(bad))
+    res = tmp_path / "r2.json"
+    res.write_text(json.dumps([_det(1, 1, 0.5, image_id=3)]))
+    with pytest.raises(CocoFormatError, match="r2.json: result #0 has image id 3"):
+        evaluate_point_ap(gt, str(res))
+    points_file = {**gt, "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "point": [1, 1]}]}
+    with pytest.raises(CocoFormatError, match="annotation id 1 has no 'bbox'"):
+        evaluate_point_ap(points_file, [])
+    with pytest.raises(ValueError, match="preset"):
+        evaluate_point_ap(gt, [], area_ranges="nope")
+    with pytest.raises(ValueError, match="taus"):
+        evaluate_point_ap(gt, [], taus=[0])
+
+
+def test_no_detections_at_all():
+    gt = _gt([{"bbox": [0, 0, 10, 10]}], n_cats=2)
+    for fn in BOTH:
+        r = fn(gt, [], taus=[1.0], area_ranges=ALL)
+        assert r.ap[:, 0, 0, 0].tolist() == [0.0, 1.0]
+
+
+# ---------------------------------------------------------------------------------------- evaluator
+def _instances(points, scores, classes, as_boxes=False):
+    from detectron2.structures import Boxes, Instances
+
+    inst = Instances((200, 200))
+    p = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
+    if as_boxes:
+        inst.pred_boxes = Boxes(torch.cat([p - 2, p + 2], dim=1))
+    else:
+        inst.pred_points = p
+    inst.scores = torch.tensor(scores, dtype=torch.float32)
+    inst.pred_classes = torch.tensor(classes, dtype=torch.int64)
+    return inst
+
+
+def _evaluator_problem():
+    gt, dets = _random_problem(3, n_img=4, n_cat=2, max_gt=5, max_det=8)
+    # dataset category ids 1, 2 -> contiguous 0, 1
+    outputs = {}
+    for d in dets:
+        outputs.setdefault(d["image_id"], []).append(d)
+    return gt, dets, outputs
+
+
+def _run_evaluator(ev, image_ids, outputs, as_boxes=False):
+    ev.reset()
+    for iid in image_ids:
+        ds = outputs.get(iid, [])
+        inst = _instances([d["point"] for d in ds], [d["score"] for d in ds], [d["category_id"] - 1 for d in ds],
+                          as_boxes=as_boxes)
+        ev.process([{"image_id": iid}], [{"instances": inst}])
+    return ev.evaluate()
+
+
+def _register(name, gt, tmp_path):
+    from detectron2.data import MetadataCatalog
+
+    path = os.path.join(str(tmp_path), f"{name}.json")
+    with open(path, "w") as f:
+        json.dump(gt, f)
+    if name not in MetadataCatalog.list():
+        MetadataCatalog.get(name).set(json_file=path, thing_classes=["c1", "c2"],
+                                      thing_dataset_id_to_contiguous_id={1: 0, 2: 1})
+    return path
+
+
+def test_evaluator_matches_function_and_writes_files(tmp_path):
+    gt, dets, outputs = _evaluator_problem()
+    _register("pointdet_test_pointap_eval", gt, tmp_path)
+    out_dir = str(tmp_path / "out")
+    ev = PointAPEvaluator("pointdet_test_pointap_eval", out_dir, distributed=False)
+    res = _run_evaluator(ev, [1, 2, 3, 4], outputs)
+    # the evaluator stores float32 points; evaluate the same rounded list with the function
+    with open(os.path.join(out_dir, "point_results.json")) as f:
+        written = json.load(f)
+    assert len(written) == len(dets) and set(written[0]) == {"image_id", "category_id", "point", "score"}
+    expected = evaluate_point_ap(gt, written).metrics()
+    assert res["points"] == pytest.approx(expected)
+    assert os.path.isfile(os.path.join(out_dir, "point_ap_metrics.json"))
+    # pred_boxes: the centre is used -> same points
+    res_b = _run_evaluator(PointAPEvaluator("pointdet_test_pointap_eval", None, distributed=False),
+                           [1, 2, 3, 4], outputs, as_boxes=True)
+    assert res_b["points"] == pytest.approx(expected)
+
+
+def test_evaluator_from_config():
+    from detectron2.config import get_cfg
+
+    from pointdet.evaluation.point_ap import add_point_eval_config
+
+    cfg = get_cfg()
+    add_point_eval_config(cfg)
+    cfg.TEST.POINT_EVAL.TAUS = [1.0]
+    cfg.TEST.POINT_EVAL.AREA_PRESET = "tiny"
+    ev = PointAPEvaluator(cfg, "pointdet_test_pointap_cfg")
+    assert ev._taus == (1.0,) and ev._area_ranges[1][0] == "tiny"
+
+
+def _dist_worker(tmp_dir, gt, outputs):
+    from detectron2.utils import comm
+
+    name = "pointdet_test_pointap_dist"
+    _register(name, gt, tmp_dir)
+    ev = PointAPEvaluator(name, os.path.join(tmp_dir, "dist_out"))
+    rank = comm.get_rank()
+    image_ids = [1, 3] if rank == 0 else [2, 4]  # each process sees half of the images
+    res = _run_evaluator(ev, image_ids, outputs)
+    if comm.is_main_process():
+        with open(os.path.join(tmp_dir, "dist_metrics.json"), "w") as f:
+            json.dump(res["points"], f)
+    else:
+        assert res == {}
+
+
+@pytest.mark.timeout(300)
+def test_evaluator_two_gloo_processes(tmp_path):
+    from detectron2.engine import launch
+
+    gt, dets, outputs = _evaluator_problem()
+    launch(_dist_worker, 2, dist_url="auto", args=(str(tmp_path), gt, outputs))
+    with open(tmp_path / "dist_metrics.json") as f:
+        got = json.load(f)
+    with open(tmp_path / "dist_out" / "point_results.json") as f:
+        written = json.load(f)
+    assert len(written) == len(dets)
+    _register("pointdet_test_pointap_eval2", gt, tmp_path)
+    single = _run_evaluator(PointAPEvaluator("pointdet_test_pointap_eval2", None, distributed=False, gt=gt),
+                            [1, 2, 3, 4], outputs)
+    assert got == pytest.approx(single["points"])
+    assert got == pytest.approx(evaluate_point_ap(gt, written).metrics())
+
+
+def test_pr_curve_plot(tmp_path):
+    from pointdet.evaluation.plots import plot_point_pr_curves
+
+    gt, dets = _random_problem(1, n_img=2, n_cat=2)
+    r = evaluate_point_ap(gt, dets)
+    path = plot_point_pr_curves(r, str(tmp_path / "pr.png"))
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli(tmp_path, capsys):
+    from tools.evaluate_points import main
+
+    gt, dets = _random_problem(2, n_img=2, n_cat=2)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(dets))
+    r = main([str(tmp_path / "gt.json"), str(tmp_path / "res.json"), "--taus", "0.5", "1", "--area-preset", "tiny",
+              "--output-dir", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert "Location eval: (AP/AR) @[ dis=1.0 | area=tiny" in out
+    with open(tmp_path / "o" / "point_ap_metrics.json") as f:
+        m = json.load(f)
+    assert m["metrics"]["AP@1.0"] == pytest.approx(r.metrics()["AP@1.0"])
+    assert (tmp_path / "o" / "point_pr_curves.png").is_file()
