@@ -1,1 +1,2 @@
 """Evaluators: point mAP, score-aware AP, and annotation-quality metrics."""
+from .point_ap import PointAPEvaluator, add_point_eval_config, evaluate_point_ap  # noqa: F401
