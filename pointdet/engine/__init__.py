@@ -1,0 +1,1 @@
+from .refinement import RefinePointsHook, refine_annotation_file  # noqa: F401

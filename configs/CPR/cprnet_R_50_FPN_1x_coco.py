@@ -1,0 +1,102 @@
+"""CPRNet on COCO 2017 train coarse points (CPR paper setting, Sec. 4.1 and spec cpr.md 2.1-2.2).
+
+R-50 + FPN (GN) read at P3 (stride 8), bag radius R = 8, u0 = 8, loss weights 0.25 / 0.125 /
+0.75, "coco400" resize (short side 400, long side <= 667) for training and refinement, SGD lr
+0.0025 decayed x0.1 at epochs 8 and 11 of 12 (1x; 90k iterations at 16 images per batch). The
+reference used torchvision R-50 weights; Detectron2's MSRA R-50 (BGR, std 1) is used here.
+
+Needs COCO under $DETECTRON2_DATASETS/coco and the coarse file
+coco/annotations/instances_train2017_coarse_points_s0.json (tools/make_weak_annotations.py).
+After training, RefinePointsHook writes <output_dir>/instances_train2017_coarse_points_s0_cpr_refined.json;
+tools/refine_points.py does the same from a checkpoint.
+"""
+from detectron2.config import LazyCall as L
+from detectron2.data import build_detection_test_loader, build_detection_train_loader, get_detection_dataset_dicts
+from detectron2.data import transforms as T
+from detectron2.layers import ShapeSpec
+from detectron2.modeling.backbone import FPN, BasicStem, ResNet
+
+from pointdet.data.dataset_mapper import PointDatasetMapper
+from pointdet.engine.refinement import RefinePointsHook
+from pointdet.modeling.cpr import CPRHead, CPRNet
+
+from ..common.optim import SGD as optimizer
+from ..common.optim import clip_gradients
+from ..common.schedules import multistep_with_warmup
+from ..common.train import train
+
+DATASET = "coco_2017_train_coarse_points_s0"
+
+model = L(CPRNet)(
+    backbone=L(FPN)(
+        bottom_up=L(ResNet)(
+            stem=L(BasicStem)(in_channels=3, out_channels=64, norm="FrozenBN"),
+            stages=L(ResNet.make_default_stages)(depth=50, stride_in_1x1=True, norm="FrozenBN"),
+            out_features=["res3", "res4", "res5"],
+            freeze_at=2,  # reference frozen_stages=1: stem and res2
+        ),
+        in_features=["res3", "res4", "res5"],  # P3 with the full top-down path (reference num_outs=1)
+        out_channels=256,
+        norm="GN",
+        top_block=None,
+    ),
+    head=L(CPRHead)(
+        in_channels=256, num_classes="${..num_classes}", conv_dims=256, num_convs=4, norm="GN", num_groups=32,
+        prior_prob=0.01,
+    ),
+    num_classes=80,
+    in_feature="p3",
+    bag_radius=8,
+    circle_density=8,
+    pixel_mean=[103.530, 116.280, 123.675],
+    pixel_std=[1.0, 1.0, 1.0],
+    input_format="BGR",
+)
+
+_resize = L(T.ResizeShortestEdge)(short_edge_length=400, max_size=667)  # "coco400"
+
+dataloader = dict(
+    train=L(build_detection_train_loader)(
+        dataset=L(get_detection_dataset_dicts)(names=DATASET, filter_empty=False),
+        mapper=L(PointDatasetMapper)(
+            is_train=True,
+            augmentations=[_resize, L(T.RandomFlip)(horizontal=True)],
+            image_format="BGR",
+            supervision="points",
+        ),
+        total_batch_size=16,
+        num_workers=4,
+    ),
+    # refinement runs over the *training* file (the reference's "val" = train json)
+    test=L(build_detection_test_loader)(
+        dataset=L(get_detection_dataset_dicts)(names=DATASET, filter_empty=False),
+        mapper=L(PointDatasetMapper)(
+            is_train=False, augmentations=[_resize], image_format="BGR", supervision="points",
+            keep_points_in_inference=True,
+        ),
+        num_workers=4,
+    ),
+)
+
+optimizer = clip_gradients(optimizer, clip_value=10.0)
+optimizer.lr = 0.0025
+optimizer.weight_decay = 1e-4
+
+train.max_iter = 90000
+train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
+train.output_dir = "./output/CPR/cprnet_R_50_FPN_1x_coco"
+train.eval_period = 10**9  # CPRNet has no evaluation: its product is the refined file
+train.checkpointer = dict(period=10000, max_to_keep=3)
+train.ddp = dict(broadcast_buffers=False, find_unused_parameters=True, fp16_compression=False)  # p4/p5 unused
+
+lr_multiplier = multistep_with_warmup(train.max_iter, steps=(8 / 12, 11 / 12), warmup_iters=500)
+
+# extra hooks, to be registered by tools/train_net.py (cfg.hooks); writes the refined point file
+hooks = dict(
+    refine_points=L(RefinePointsHook)(
+        dataset_name=DATASET,
+        output_dir="${...train.output_dir}",
+        augmentations=[_resize],
+        image_format="BGR",
+    )
+)

@@ -1,0 +1,9 @@
+"""Table 4c refinement ablation of CPR on COCO: without constraint II (classify filter).
+
+Refinement-time only: use the weights trained with cprnet_R_50_FPN_1x_coco.py, e.g.
+  python tools/refine_points.py --config-file configs/CPR/cprnet_R_50_FPN_1x_coco_refine_no_classify.py --weights W.pth ...
+"""
+from .cprnet_R_50_FPN_1x_coco import dataloader, hooks, lr_multiplier, model, optimizer, train  # noqa: F401
+
+model.use_classify_filter = False
+train.output_dir = "./output/CPR/cprnet_R_50_FPN_1x_coco_refine_no_classify"
