@@ -298,9 +298,12 @@ def accumulate_score_aware(coco_eval: COCOeval, thresholds: Sequence[float] = SC
             npig = np.count_nonzero(gt_ig == 0)
             if npig == 0:
                 continue
+            # rc = tp / npig >= r  <=>  tp >= c_r (float division is monotone in tp), with
+            # c_r the first integer j whose j / npig (the same float division) reaches r.
+            c_r = np.searchsorted(np.arange(npig + 1, dtype=float) / npig, rec_thrs, side="left")
             # All evaluated detections once; per image they are already sorted by score and
             # truncated to maxDets[-1], so their rank is their position.
-            scores_all = np.concatenate([np.asarray(e["dtScores"], dtype=np.float64) for e in E])
+            scores_all = np.concatenate([e["dtScores"] for e in E]).astype(np.float64, copy=False)
             rank = np.concatenate([np.arange(len(e["dtScores"])) for e in E])
             dtm_all = np.concatenate([e["dtMatches"] for e in E], axis=1) != 0
             dtig_all = np.concatenate([e["dtIgnore"] for e in E], axis=1) != 0
@@ -315,10 +318,18 @@ def accumulate_score_aware(coco_eval: COCOeval, thresholds: Sequence[float] = SC
                 dtig = dtig_all[:, sel]
                 tps = np.logical_and(dtm, np.logical_not(dtig))
                 fps = np.logical_and(np.logical_not(dtm), np.logical_not(dtig))
-                tp_sum = np.cumsum(tps, axis=1).astype(dtype=float)
+                tp_int = np.cumsum(tps, axis=1)
+                tp_sum = tp_int.astype(dtype=float)
                 fp_sum = np.cumsum(fps, axis=1).astype(dtype=float)
                 rc = tp_sum / npig
                 pr = tp_sum / (fp_sum + tp_sum + eps)
+                nd = sc.shape[0]
+                # First rank reaching each recall threshold, for all IoU thresholds at once
+                # (rows offset by t * (npig + 2) so one searchsorted serves the T rows); on a
+                # prefix of length n the same index is valid iff it is < n.
+                off = np.arange(T)[:, None] * (npig + 2)
+                inds = np.searchsorted((tp_int + off).ravel(), (c_r[None, :] + off).ravel(), side="left")
+                inds = inds.reshape(T, R) - np.arange(T)[:, None] * nd
                 # Number of detections with score >= t_s: a prefix of the sorted list.
                 n_keep = np.searchsorted(-sc, neg_thr, side="right")
                 for s in range(S):
@@ -332,16 +343,11 @@ def accumulate_score_aware(coco_eval: COCOeval, thresholds: Sequence[float] = SC
                     recall[s, :, k, a, m] = rc[:, n - 1]
                     # Monotone envelope of precision (pycocotools' backward max loop).
                     env = np.maximum.accumulate(pr[:, n - 1 :: -1], axis=1)[:, ::-1]
-                    for t in range(T):
-                        inds = np.searchsorted(rc[t, :n], rec_thrs, side="left")
-                        valid = inds < n
-                        q = np.zeros((R,))
-                        q[valid] = env[t, inds[valid]]
-                        precision[s, t, :, k, a, m] = q
-                        if s == 0:
-                            ss = np.zeros((R,))
-                            ss[valid] = sc[inds[valid]]
-                            scores0[t, :, k, a, m] = ss
+                    valid = inds < n
+                    idx = np.minimum(inds, n - 1)
+                    precision[s, :, :, k, a, m] = np.where(valid, np.take_along_axis(env, idx, axis=1), 0.0)
+                    if s == 0:
+                        scores0[:, :, k, a, m] = np.where(valid, sc[idx], 0.0)
     return {
         "params": p,
         "counts": [S, T, R, K, A, M],

@@ -143,7 +143,7 @@ def stock_stats(gt, dets, iou_type, thr, max_dets=(1, 10, 100)):
 # --------------------------------------------------------------------------------------------
 # Equivalence with stock COCOeval on score-filtered detections (the definition of AP@S_i)
 # --------------------------------------------------------------------------------------------
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
     num_images=st.integers(1, 4),
