@@ -1,0 +1,300 @@
+"""Annotation-quality metrics: RSV and the relative-position heat-map (CPR Sec. 4.3, Eq. 13-14),
+CorLoc and mIoU_box of pseudo boxes (click supervision; SAPNet Table 7), and precision/recall of
+mined pseudo-labels against erased GT (SIOD/DMiner, Co-mining).
+
+Everything works on plain COCO-format dicts or files (read with
+:func:`pointdet.data.coco_io.load_coco_dict`). A weak or refined annotation file is compared
+with the full GT file by annotation id (point and click generators keep the ids).
+Boxes are [x, y, w, h] in Detectron2's continuous convention: centre (x + w/2, y + h/2).
+"""
+import math
+import os
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from pointdet.data.coco_io import CocoFormatError, load_coco_dict, validate_coco_dict
+
+__all__ = [
+    "relative_positions",
+    "rsv",
+    "compute_rsv",
+    "relative_position_histogram",
+    "box_iou_xywh",
+    "corloc_miou",
+    "pseudo_label_precision_recall",
+    "SAPNET_SIZE_BUCKETS",
+]
+
+CocoLike = Union[str, Dict[str, Any]]
+
+#: SAPNet's mIoU_box buckets on GT box area (px^2): s < 32^2 <= m < 64^2 <= l < 128^2 <= h
+SAPNET_SIZE_BUCKETS = (("s", 0.0, 32.0**2), ("m", 32.0**2, 64.0**2), ("l", 64.0**2, 128.0**2), ("h", 128.0**2, math.inf))
+
+
+def _load(coco: CocoLike, what: str) -> Tuple[Dict[str, Any], str]:
+    if isinstance(coco, (str, os.PathLike)):
+        return load_coco_dict(os.fspath(coco)), os.fspath(coco)
+    if not isinstance(coco, dict):
+        raise TypeError(f"{what} must be a COCO file path or dict, got {type(coco).__name__}")
+    validate_coco_dict(coco, f"<{what} dict>")
+    return coco, f"<{what} dict>"
+
+
+def _gt_boxes_by_id(gt: Dict[str, Any], src: str) -> Dict[int, Dict[str, Any]]:
+    out = {}
+    for a in gt["annotations"]:
+        if "bbox" not in a:
+            raise CocoFormatError(f"{src}: annotation id {a['id']} has no 'bbox'; the full box GT file is required")
+        out[a["id"]] = a
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# RSV (CPR Eq. 13) and the relative-position distribution (Eq. 14, Fig. 6)
+# ----------------------------------------------------------------------------------------
+def relative_positions(
+    weak: CocoLike, gt: CocoLike, point_key: str = "point"
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Relative positions x' = (x - xc) / w, y' = (y - yc) / h of annotated points (CPR Eq. 13).
+
+    Args:
+        weak: point (``point``) or click (``clicks``) file, or a refined point file.
+        gt: the full box file the weak file was made from (same annotation ids).
+        point_key: ``"point"``, or ``"clicks"`` (every click of an object is one sample).
+    Returns:
+        rel (N, 2) float64, category ids (N,), annotation ids (N,). Crowd GT objects are skipped.
+    Raises:
+        CocoFormatError: a weak annotation id absent from the GT file, or without ``point_key``.
+    """
+    weak_d, weak_src = _load(weak, "weak")
+    gt_d, gt_src = _load(gt, "gt")
+    gt_by_id = _gt_boxes_by_id(gt_d, gt_src)
+    rel, cats, ids = [], [], []
+    for a in weak_d["annotations"]:
+        aid = a["id"]
+        g = gt_by_id.get(aid)
+        if g is None:
+            raise CocoFormatError(f"{weak_src}: annotation id {aid} is not in the GT file {gt_src}")
+        if g.get("iscrowd", 0):
+            continue
+        if point_key not in a:
+            raise CocoFormatError(f"{weak_src}: annotation id {aid} has no '{point_key}'")
+        pts = [a["point"]] if point_key == "point" else a[point_key]
+        x, y, w, h = g["bbox"]
+        for px, py in pts:
+            rel.append(((px - (x + w / 2.0)) / w, (py - (y + h / 2.0)) / h))
+            cats.append(g["category_id"])
+            ids.append(aid)
+    return (
+        np.asarray(rel, dtype=np.float64).reshape(-1, 2),
+        np.asarray(cats, dtype=np.int64),
+        np.asarray(ids, dtype=np.int64),
+    )
+
+
+def rsv(rel: np.ndarray) -> float:
+    """Relative semantic variance, CPR Eq. 13: sqrt(Var(x') * Var(y')), population variance (ddof=0).
+
+    Args:
+        rel: (N, 2) relative positions. Returns NaN for N == 0.
+    """
+    rel = np.asarray(rel, dtype=np.float64).reshape(-1, 2)
+    if len(rel) == 0:
+        return float("nan")
+    return float(math.sqrt(np.var(rel[:, 0]) * np.var(rel[:, 1])))
+
+
+def compute_rsv(weak: CocoLike, gt: CocoLike, point_key: str = "point") -> Dict[str, Any]:
+    """RSV overall and per category: ``{"rsv", "num", "per_category": {cat_id: {"rsv", "num"}}}``."""
+    rel, cats, _ = relative_positions(weak, gt, point_key)
+    per = OrderedDict()
+    for c in sorted(set(cats.tolist())):
+        m = cats == c
+        per[int(c)] = {"rsv": rsv(rel[m]), "num": int(m.sum())}
+    return {"rsv": rsv(rel), "num": int(len(rel)), "per_category": per}
+
+
+def relative_position_histogram(
+    rel: np.ndarray, bins: int = 100, extent: float = 0.5
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised 2-D histogram Prob(x', y') (CPR Eq. 14 / Fig. 6).
+
+    Args:
+        rel: (N, 2) relative positions; points clipped to their box lie in [-0.5, 0.5].
+        bins: bins per axis (the reference plot uses 100).
+        extent: histogram covers [-extent, extent] on both axes; samples outside are clipped
+            onto the border bins so that the histogram still sums to 1.
+    Returns:
+        hist (bins_y, bins_x) summing to 1 (zeros when N == 0), x edges, y edges.
+    """
+    rel = np.asarray(rel, dtype=np.float64).reshape(-1, 2)
+    edges = np.linspace(-extent, extent, bins + 1)
+    r = np.clip(rel, -extent, extent)
+    hist, _, _ = np.histogram2d(r[:, 1], r[:, 0], bins=[edges, edges])
+    if hist.sum() > 0:
+        hist = hist / hist.sum()
+    return hist, edges, edges
+
+
+# ----------------------------------------------------------------------------------------
+# box quality: CorLoc, mIoU_box
+# ----------------------------------------------------------------------------------------
+def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of boxes [x, y, w, h] (continuous coordinates): (N, 4) x (M, 4) -> (N, M)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def corloc_miou(
+    pseudo: CocoLike, gt: CocoLike, iou_threshold: float = 0.5, size_buckets=SAPNET_SIZE_BUCKETS
+) -> Dict[str, Any]:
+    """CorLoc and mIoU_box of pseudo boxes, matched to GT by annotation id.
+
+    CorLoc = fraction of non-crowd GT objects whose pseudo box has IoU >= ``iou_threshold``;
+    mIoU_box = mean IoU of each GT object's pseudo box with its GT box (SAPNet spec sec. 10).
+    A GT object without a pseudo box counts as IoU 0 (reported as ``num_missing``).
+
+    Returns:
+        ``{"corloc", "miou_box", "num_gt", "num_missing", "miou_by_size": {label: (miou, n)}}``
+        with ``miou_by_size`` over SAPNet's buckets of GT box area.
+    Raises:
+        CocoFormatError: a pseudo annotation without ``bbox`` or with an id not in the GT file.
+    """
+    ps_d, ps_src = _load(pseudo, "pseudo")
+    gt_d, gt_src = _load(gt, "gt")
+    gt_by_id = _gt_boxes_by_id(gt_d, gt_src)
+    ps_by_id = {}
+    for a in ps_d["annotations"]:
+        if "bbox" not in a:
+            raise CocoFormatError(f"{ps_src}: annotation id {a['id']} has no pseudo 'bbox'")
+        if a["id"] not in gt_by_id:
+            raise CocoFormatError(f"{ps_src}: annotation id {a['id']} is not in the GT file {gt_src}")
+        ps_by_id[a["id"]] = a["bbox"]
+    ious, areas, missing = [], [], 0
+    for aid, g in gt_by_id.items():
+        if g.get("iscrowd", 0):
+            continue
+        areas.append(g["bbox"][2] * g["bbox"][3])
+        if aid not in ps_by_id:
+            ious.append(0.0)
+            missing += 1
+        else:
+            ious.append(float(box_iou_xywh(ps_by_id[aid], g["bbox"])[0, 0]))
+    ious, areas = np.asarray(ious), np.asarray(areas)
+    by_size = OrderedDict()
+    for label, lo, hi in size_buckets:
+        m = (areas >= lo) & (areas < hi)
+        by_size[label] = (float(ious[m].mean()) if m.any() else float("nan"), int(m.sum()))
+    n = len(ious)
+    return {
+        "corloc": float((ious >= iou_threshold).mean()) if n else float("nan"),
+        "miou_box": float(ious.mean()) if n else float("nan"),
+        "num_gt": n,
+        "num_missing": missing,
+        "miou_by_size": by_size,
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# mined pseudo-labels vs erased GT (DMiner / Co-mining)
+# ----------------------------------------------------------------------------------------
+def _pseudo_list(pseudo, src_name="pseudo") -> Tuple[List[Dict[str, Any]], str]:
+    if isinstance(pseudo, (str, os.PathLike)):
+        import json
+
+        src = os.fspath(pseudo)
+        with open(src) as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise CocoFormatError(f"{src}: not valid JSON ({e})") from None
+    else:
+        src, data = f"<{src_name}>", pseudo
+    if isinstance(data, dict):
+        if "annotations" not in data:
+            raise CocoFormatError(f"{src}: expected a results list or a COCO file with 'annotations'")
+        data = data["annotations"]
+    if not isinstance(data, list):
+        raise CocoFormatError(f"{src}: expected a JSON list of pseudo boxes")
+    return data, src
+
+
+def pseudo_label_precision_recall(
+    pseudo, erased_gt: CocoLike, iou_threshold: float = 0.5, score_threshold: float = 0.0
+) -> Dict[str, Any]:
+    """Precision/recall of mined pseudo boxes against the erased (unlabelled) GT.
+
+    A pseudo box is correct when it has IoU >= ``iou_threshold`` with a still unmatched erased
+    GT of the same class in the same image; pseudo boxes are taken greedily by descending score
+    (per image and class), each taking the unmatched GT of highest IoU.
+
+    Args:
+        pseudo: list / results file of ``{image_id, category_id, bbox, score}`` (score optional,
+            default 1) or a COCO file whose annotations are the pseudo boxes.
+        erased_gt: the ``<name>_erased.json`` file (erased annotations only).
+        score_threshold: pseudo boxes with score below it are dropped first.
+    Returns:
+        ``{"precision", "recall", "tp", "num_pseudo", "num_erased"}``; precision is NaN with no
+        pseudo boxes, recall NaN with no erased GT.
+    Raises:
+        CocoFormatError: malformed pseudo boxes, NaN scores, unknown image ids.
+    """
+    er_d, er_src = _load(erased_gt, "erased")
+    plist, p_src = _pseudo_list(pseudo)
+    img_ids = {im["id"] for im in er_d["images"]}
+    gts: Dict[Tuple[int, int], List[List[float]]] = {}
+    n_erased = 0
+    for a in er_d["annotations"]:
+        if a.get("iscrowd", 0):
+            continue
+        if "bbox" not in a:
+            raise CocoFormatError(f"{er_src}: annotation id {a['id']} has no 'bbox'")
+        gts.setdefault((a["image_id"], a["category_id"]), []).append(a["bbox"])
+        n_erased += 1
+    dets: Dict[Tuple[int, int], List[Tuple[float, List[float]]]] = {}
+    n_pseudo = 0
+    for i, p in enumerate(plist):
+        if not isinstance(p, dict) or "bbox" not in p:
+            raise CocoFormatError(f"{p_src}: pseudo box #{i} has no 'bbox'")
+        b, s = p["bbox"], p.get("score", 1.0)
+        if not (isinstance(s, (int, float)) and math.isfinite(s)):
+            raise CocoFormatError(f"{p_src}: pseudo box #{i} (image id {p.get('image_id')}) has non-finite score {s!r}")
+        if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in b)):
+            raise CocoFormatError(f"{p_src}: pseudo box #{i} (image id {p.get('image_id')}) has malformed bbox {b!r}")
+        if p.get("image_id") not in img_ids:
+            raise CocoFormatError(f"{p_src}: pseudo box #{i} has image id {p.get('image_id')!r}, not in {er_src}")
+        if s < score_threshold:
+            continue
+        dets.setdefault((p["image_id"], p.get("category_id")), []).append((float(s), b))
+        n_pseudo += 1
+    tp = 0
+    for key, dl in dets.items():
+        g = gts.get(key)
+        if not g:
+            continue
+        dl = sorted(dl, key=lambda t: -t[0])
+        iou = box_iou_xywh([b for _, b in dl], g)
+        free = np.ones(len(g), dtype=bool)
+        for i in range(len(dl)):
+            cand = np.where(free, iou[i], -1.0)
+            j = int(np.argmax(cand))
+            if cand[j] >= iou_threshold:
+                free[j] = False
+                tp += 1
+    return {
+        "precision": tp / n_pseudo if n_pseudo else float("nan"),
+        "recall": tp / n_erased if n_erased else float("nan"),
+        "tp": tp,
+        "num_pseudo": n_pseudo,
+        "num_erased": n_erased,
+    }
