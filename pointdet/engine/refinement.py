@@ -17,6 +17,7 @@ import os
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -193,26 +194,14 @@ def relative_offsets(coco: Dict[str, Any], key: str = "point", gt_boxes: Optiona
 
 
 def rsv_of(coco: Dict[str, Any], key: str = "point", gt_boxes: Optional[Dict[int, Sequence[float]]] = None) -> Optional[float]:
-    """RSV (paper Eq. 13) of the points under ``key``; None without boxes.
+    """RSV (paper Eq. 13, :func:`pointdet.evaluation.annotation_quality.rsv`) of the points
+    under ``key``; None when no annotation has a box."""
+    from pointdet.evaluation.annotation_quality import rsv
 
-    Uses ``pointdet.evaluation.annotation_quality.rsv`` when that module provides it, else
-    sqrt(Var(x') Var(y')) with population variances here.
-    """
     xs, ys = relative_offsets(coco, key, gt_boxes)
     if not xs:
         return None
-    try:
-        from pointdet.evaluation.annotation_quality import rsv as _rsv  # written by the evaluation helper
-
-        return float(_rsv(xs, ys))
-    except (ImportError, TypeError, AttributeError):
-        pass
-
-    def var(v):
-        m = sum(v) / len(v)
-        return sum((t - m) ** 2 for t in v) / len(v)
-
-    return math.sqrt(var(xs) * var(ys))
+    return rsv(np.stack([np.asarray(xs), np.asarray(ys)], axis=1))
 
 
 def _gt_boxes_from(gt_json: Optional[str]) -> Optional[Dict[int, List[float]]]:
