@@ -6,7 +6,8 @@ localizer trained on it (a COCO results JSON with ``point`` or ``bbox`` per dete
 pseudo-box detector or P2PNet run on the *training* images), replaces each annotated point
 with the score-weighted mean of the same-class predictions around it (rule and defaults in
 pointdet/modeling/p2pnet/self_refinement.py) and writes a new point file. The original point is
-kept as ``coarse_point``; ``info`` records the parameters and both input checksums.
+kept as ``coarse_point``; ``info`` records the parameters and both input checksums; RSV (paper
+Eq. 13) before/after is printed when boxes are known (``true_bbox`` or --gt).
 
 Example:
   python tools/self_refine_points.py \
@@ -17,7 +18,6 @@ The same inputs give a byte-identical file; the write is atomic.
 """
 import argparse
 import json
-import math
 import os
 import sys
 from collections import OrderedDict
@@ -26,39 +26,19 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pointdet.data.coco_io import CocoFormatError, atomic_write_json, file_sha256, load_coco_dict  # noqa: E402
+from pointdet.engine.refinement import rsv_of  # noqa: E402
 from pointdet.modeling.p2pnet.self_refinement import self_refine_coco  # noqa: E402
 
 
-def relative_offsets(coco, key):
-    """(x - xc) / w, (y - yc) / h of each non-crowd annotation with ``true_bbox`` (analysis only)."""
-    xs, ys = [], []
-    for ann in coco["annotations"]:
-        if ann.get("iscrowd", 0) or "true_bbox" not in ann or key not in ann:
-            continue
-        bx, by, bw, bh = ann["true_bbox"]
-        if bw <= 0 or bh <= 0:
-            continue
-        x, y = ann[key]
-        xs.append((x - (bx + bw / 2.0)) / bw)
-        ys.append((y - (by + bh / 2.0)) / bh)
-    return xs, ys
-
-
-def rsv(xs, ys):
-    """Paper Eq. 13: sqrt(Var(x') Var(y')), population variances; None without data."""
-    if not xs:
-        return None
-
-    def var(v):
-        m = sum(v) / len(v)
-        return sum((t - m) ** 2 for t in v) / len(v)
-
-    return math.sqrt(var(xs) * var(ys))
-
-
 def run_self_refinement(points_path, predictions_path, output_path, radius=64.0, score_thresh=0.05,
-                        ann_weight=0.0, nearest_filter=True, verbose=True):
-    """Refine ``points_path`` with ``predictions_path`` and write ``output_path``; returns the new dict."""
+                        ann_weight=0.0, nearest_filter=True, gt_path=None, verbose=True):
+    """
+    Refine ``points_path`` with ``predictions_path`` and write ``output_path`` (atomically).
+
+    RSV (paper Eq. 13) before/after is stored in ``info.statistics`` and printed when boxes are
+    known: ``true_bbox`` in the point file, or the full COCO file ``gt_path`` (by annotation id).
+    Returns the written dict.
+    """
     if os.path.abspath(points_path) == os.path.abspath(output_path):
         raise ValueError(f"output {output_path} would overwrite the input point file")
     coco = load_coco_dict(points_path)
@@ -73,9 +53,12 @@ def run_self_refinement(points_path, predictions_path, output_path, radius=64.0,
                          ann_weight=float(ann_weight), nearest_filter=bool(nearest_filter))
     out, stats = self_refine_coco(coco, predictions, points_file=points_path,
                                   predictions_file=predictions_path, **params)
-    before, after = rsv(*relative_offsets(out, "coarse_point")), rsv(*relative_offsets(out, "point"))
-    if before is not None:
-        stats["rsv_before"], stats["rsv_after"] = before, after
+    gt_boxes = None
+    if gt_path is not None:
+        gt = load_coco_dict(gt_path)
+        gt_boxes = {a["id"]: a["bbox"] for a in gt["annotations"] if "bbox" in a}
+    stats["rsv_before"] = rsv_of(out, "coarse_point", gt_boxes)
+    stats["rsv_after"] = rsv_of(out, "point", gt_boxes)
     info = OrderedDict()
     info["description"] = "pointdet self-refined points (CPR Sec. 4.2 Self-Refinement)"
     info["generator"] = "pointdet.self_refine_points"
@@ -85,6 +68,8 @@ def run_self_refinement(points_path, predictions_path, output_path, radius=64.0,
     info["source_sha256"] = file_sha256(points_path)
     info["predictions_file"] = os.path.basename(predictions_path)
     info["predictions_sha256"] = file_sha256(predictions_path)
+    if gt_path is not None:
+        info["gt_file"] = os.path.basename(gt_path)
     info["statistics"] = stats
     if "info" in coco:
         info["source_info"] = coco["info"]
@@ -110,6 +95,7 @@ def build_parser():
     p.add_argument("--ann-weight", type=float, default=0.0, help="weight of the annotated point in the mean (0)")
     p.add_argument("--no-nearest-filter", action="store_true",
                    help="let a prediction support every same-class annotation within the radius")
+    p.add_argument("--gt", default=None, help="full COCO file (boxes by annotation id) for RSV")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -119,7 +105,8 @@ def main(argv=None):
     try:
         run_self_refinement(args.points, args.predictions, args.output, radius=args.radius,
                             score_thresh=args.score_thresh, ann_weight=args.ann_weight,
-                            nearest_filter=not args.no_nearest_filter, verbose=not args.quiet)
+                            nearest_filter=not args.no_nearest_filter, gt_path=args.gt,
+                            verbose=not args.quiet)
     except (CocoFormatError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pointdet.modeling.p2pnet.self_refinement import prediction_point, self_refine_coco, self_refine_points
-from tools.self_refine_points import main, rsv
+from tools.self_refine_points import main
 
 ANN = torch.tensor([[10.0, 10.0], [100.0, 10.0], [10.0, 10.0]])
 ANN_CLS = torch.tensor([0, 0, 1])
@@ -96,8 +96,20 @@ def test_self_refine_coco_and_tool(tmp_path):
     # RSV (Eq. 13) of the coarse points: x' = (-1/12, 1/2, 1/2), y' = (-1/12, 0, 1/2);
     # Var(x') = 0.075617, Var(y') = 0.066358 (population) -> sqrt(product) = 0.070837
     assert info["statistics"]["rsv_before"] == pytest.approx(0.070837, abs=1e-6)
-    assert rsv([1.0, 3.0], [0.0, 2.0]) == pytest.approx(1.0)
     assert info["statistics"]["rsv_after"] < info["statistics"]["rsv_before"]
+    # --gt gives the boxes by annotation id instead of true_bbox (here: the same boxes)
+    gt = _point_file()
+    for a in gt["annotations"]:
+        a["bbox"] = a.pop("true_bbox")
+        del a["point"]
+    gt_file = tmp_path / "gt.json"
+    gt_file.write_text(json.dumps(gt))
+    out2 = tmp_path / "refined_gt.json"
+    assert main(["--points", str(pts), "--predictions", str(pred_file), "--output", str(out2), "--quiet",
+                 "--gt", str(gt_file)]) == 0
+    res2 = json.loads(out2.read_text())
+    assert res2["info"]["statistics"]["rsv_before"] == pytest.approx(0.070837, abs=1e-6)
+    assert res2["info"]["gt_file"] == "gt.json"
     first = out.read_bytes()
     assert main(["--points", str(pts), "--predictions", str(pred_file), "--output", str(out), "--quiet"]) == 0
     assert out.read_bytes() == first
