@@ -462,3 +462,27 @@ def test_cli(tmp_path, capsys):
         m = json.load(f)
     assert m["metrics"]["AP@1.0"] == pytest.approx(r.metrics()["AP@1.0"])
     assert (tmp_path / "o" / "point_pr_curves.png").is_file()
+
+
+def test_evaluator_from_dataset_dicts_without_json():
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from detectron2.structures import BoxMode
+
+    name = "pointdet_test_pointap_dicts"
+
+    def dicts():
+        return [{"file_name": "a.png", "image_id": 1, "height": 100, "width": 100, "annotations": [
+            {"bbox": [0, 0, 10, 10], "bbox_mode": BoxMode.XYWH_ABS, "category_id": 0, "iscrowd": 0},
+            {"bbox": [20, 20, 60, 60], "bbox_mode": BoxMode.XYXY_ABS, "category_id": 1, "iscrowd": 0}]}]
+
+    if name not in DatasetCatalog.list():
+        DatasetCatalog.register(name, dicts)
+        MetadataCatalog.get(name).set(thing_classes=["a", "b"])  # no id mapping: contiguous ids 0, 1
+    ev = PointAPEvaluator(name, None, distributed=False, area_ranges=ALL, taus=[0.5])
+    ev.reset()
+    # class a: TP; class b: centre (40, 40), size 40: (55, 40) is at d = 0.375 -> TP, then a FP
+    ev.process([{"image_id": 1}], [{"instances": _instances([[5, 5], [55, 40], [90, 90]], [0.9, 0.8, 0.95],
+                                                            [0, 1, 1])}])
+    m = ev.evaluate()["points"]
+    assert m["AP-a"] == 100.0
+    assert m["AP-b"] == pytest.approx(100 * 100 * 0.5 / 101)
