@@ -44,6 +44,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from detectron2.config import configurable
 from detectron2.evaluation import COCOEvaluator
 from detectron2.utils.file_io import PathManager
 
@@ -53,6 +54,7 @@ __all__ = [
     "SCORE_THRESHOLDS",
     "STAT_NAMES",
     "ScoreAwareCOCOEvaluator",
+    "add_score_aware_config",
     "evaluate_score_aware",
     "run_score_aware_cocoeval",
     "accumulate_score_aware",
@@ -576,6 +578,22 @@ def plot_ap_vs_score_threshold(
 # --------------------------------------------------------------------------------------------
 # DatasetEvaluator
 # --------------------------------------------------------------------------------------------
+def add_score_aware_config(cfg):
+    """Add ``cfg.TEST.SCORE_AWARE`` keys (the SIOD reference's defaults) in place.
+
+    ``THRESHOLDS`` are the exact doubles of ``np.arange(0, 1, 0.1)``; ``ROUND_SCORES`` rounds
+    scores to 2 decimals (CenterNet/SIOD exporter parity, off by default); ``PLOT`` saves the
+    AP-versus-threshold PNG in the evaluator's output folder.
+    """
+    from detectron2.config import CfgNode as CN
+
+    cfg.TEST.SCORE_AWARE = CN()
+    cfg.TEST.SCORE_AWARE.THRESHOLDS = [float(t) for t in SCORE_THRESHOLDS]
+    cfg.TEST.SCORE_AWARE.ROUND_SCORES = False
+    cfg.TEST.SCORE_AWARE.PLOT = True
+    return cfg
+
+
 class ScoreAwareCOCOEvaluator(COCOEvaluator):
     """:class:`COCOEvaluator` that also reports score-aware AP (SIOD) for bbox and segm.
 
@@ -587,6 +605,7 @@ class ScoreAwareCOCOEvaluator(COCOEvaluator):
     Multi-process evaluation gathers on rank 0 exactly as ``COCOEvaluator`` does.
     """
 
+    @configurable
     def __init__(
         self,
         dataset_name,
@@ -635,6 +654,19 @@ class ScoreAwareCOCOEvaluator(COCOEvaluator):
         self._round_scores = bool(round_scores)
         self._plot = bool(plot)
         self.score_aware_tables: Dict[str, Dict[str, Any]] = {}
+
+    @classmethod
+    def from_config(cls, cfg, dataset_name, output_dir=None):
+        """``ScoreAwareCOCOEvaluator(cfg, dataset_name, output_dir)``: keys of :func:`add_score_aware_config`."""
+        sa = cfg.TEST.SCORE_AWARE
+        return {
+            "dataset_name": dataset_name,
+            "output_dir": output_dir,
+            "max_dets_per_image": cfg.TEST.DETECTIONS_PER_IMAGE,
+            "score_thresholds": tuple(sa.THRESHOLDS),
+            "round_scores": sa.ROUND_SCORES,
+            "plot": sa.PLOT,
+        }
 
     def _eval_predictions(self, predictions, img_ids=None):
         """Like ``COCOEvaluator._eval_predictions`` but with the score-aware accumulation."""

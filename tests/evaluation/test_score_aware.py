@@ -457,3 +457,22 @@ def test_multiprocess_gloo_matches_single_process(tiny_dataset, tmp_path):
         ev.process([inp], [out])
     _same(r_mp, ev.evaluate())
     assert "AP@S" in r_mp["bbox"] and "AP@S" in r_mp["segm"]
+
+
+def test_yacs_config_route(tiny_dataset, tmp_path):
+    from detectron2.config import get_cfg
+
+    from pointdet.evaluation.score_aware import add_score_aware_config
+
+    cfg = add_score_aware_config(get_cfg())
+    assert cfg.TEST.SCORE_AWARE.THRESHOLDS == [float(t) for t in SCORE_THRESHOLDS]  # exact doubles
+    cfg.TEST.SCORE_AWARE.THRESHOLDS = [0.0, 0.5]
+    cfg.TEST.SCORE_AWARE.PLOT = False
+    ev = ScoreAwareCOCOEvaluator(cfg, tiny_dataset[0], str(tmp_path / "ev"))
+    ev.reset()
+    for inp, out in make_d2_predictions(tiny_dataset[1], seed=1):
+        ev.process([inp], [out])
+    res = ev.evaluate()
+    assert set(k for k in res["bbox"] if k.startswith("AP@S")) == {"AP@S", "AP@S_0", "AP@S_1"}
+    assert not os.path.exists(tmp_path / "ev" / "score_aware_bbox.png")
+    assert os.path.exists(tmp_path / "ev" / "score_aware_bbox.json")
