@@ -353,3 +353,43 @@ def test_unknown_feature_raises():
     head = P2PHead(input_shape=backbone.output_shape()["p3"], num_classes=1, conv_dims=8, norm="")
     with pytest.raises(KeyError, match="p4"):
         P2PNet(backbone=backbone, head=head, num_classes=1, in_feature="p4", pixel_mean=[0] * 3, pixel_std=[1] * 3)
+
+
+# ---------------------------------------------------------------- LazyConfigs
+
+def _load_lazy(path):
+    import os
+
+    from detectron2.config import LazyConfig
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return LazyConfig.load(os.path.join(root, path))
+
+
+def test_lazyconfig_coco_paper_setting():
+    from detectron2.config import instantiate
+
+    cfg = _load_lazy("configs/CPR/p2pnet_R_50_FPN_1x_coco400_coarse.py")
+    assert cfg.model.in_feature == "p3" and cfg.model.head.num_convs == 4
+    assert cfg.optimizer.lr == 1e-4
+    assert cfg.train.max_iter == 12 * (118287 // 64)
+    assert cfg.dataloader.evaluator.max_dets == [100]
+    # a narrow R-18 instead of R-50 keeps the test fast; everything else as configured
+    cfg.model.backbone.bottom_up.stages.depth = 18
+    del cfg.model.backbone.bottom_up.stages.stride_in_1x1  # bottleneck-only option
+    cfg.model.backbone.out_channels = 32
+    cfg.model.head.input_shape.channels = 32
+    cfg.model.head.conv_dims = 32
+    cfg.model.head.num_convs = 1
+    model = instantiate(cfg.model)
+    assert isinstance(model, P2PNet) and model.stride == 8
+    cfg.optimizer.params.model = model
+    opt = instantiate(cfg.optimizer)
+    model.train()
+    batch = _inputs()
+    for d in batch:
+        d["image"] = d["image"][[2, 1, 0]]
+    with EventStorage():
+        losses = model(batch)
+    sum(losses.values()).backward()
+    opt.step()
