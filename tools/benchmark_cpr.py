@@ -6,8 +6,9 @@ Measures, on the same synthetic batch (random images, random annotated points):
 * training step time (forward + backward + SGD step) of the whole CPRNet vs. the backbone+FPN
   alone (forward of the used level, backward of its mean), interleaved step by step so that
   machine load affects both alike; median over --steps;
-* peak memory of each: CUDA ``max_memory_allocated`` on GPU; on CPU the peak RSS of a fresh
-  child process per variant (minus the peak RSS of a child that only builds the model);
+* peak memory of each: CUDA ``max_memory_allocated`` on GPU; on CPU (Linux) the increase of
+  the peak RSS over the RSS before training, during 2 steps in a fresh process per variant
+  (model built first, peak reset through /proc/self/clear_refs);
 * refinement throughput (images/s) of ``CPRNet.refine`` in eval mode.
 
 Example:
@@ -98,37 +99,52 @@ def step_fns(model, batch, device):
     return cpr_step, backbone_step
 
 
-def _child(kind, args, q):
-    """Peak RSS (MB) of a process that builds the model and runs `kind` steps."""
-    import resource
+def _proc_status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
 
+
+def _child(kind, args, q):
+    """In a fresh process: build the model, reset the peak RSS, run 2 steps of ``kind``; put
+    (peak RSS - RSS before the steps) in MB on ``q``."""
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = build_model(args.config_file, args.opts, args.device)
-    batch = synthetic_batch(model, args.batch_size, args.image_size, args.points)
-    cpr_step, backbone_step = step_fns(model, batch, args.device)
-    fn = {"cpr": cpr_step, "backbone": backbone_step, "none": lambda: None}[kind]
-    for _ in range(2):
-        fn()
-    q.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        model = build_model(args.config_file, args.opts, args.device)
+        batch = synthetic_batch(model, args.batch_size, args.image_size, args.points)
+        cpr_step, backbone_step = step_fns(model, batch, args.device)
+        fn = {"cpr": cpr_step, "backbone": backbone_step}[kind]
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM (Linux)
+        before = _proc_status_kb("VmRSS")
+        for _ in range(2):
+            fn()
+        q.put((_proc_status_kb("VmHWM") - before) / 1024.0)
+    except Exception as e:  # reported by the parent
+        q.put(f"{type(e).__name__}: {e}")
 
 
 def cpu_peak_memory(args):
+    """Peak RSS increase (MB) of a CPRNet step and of a backbone+FPN step, each in a fresh process."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     out = {}
-    for kind in ("none", "backbone", "cpr"):
+    for kind in ("backbone", "cpr"):
         q = ctx.Queue()
         p = ctx.Process(target=_child, args=(kind, args, q))
         p.start()
-        out[kind] = q.get()
+        val = q.get()
         p.join()
-        if p.exitcode != 0:
-            raise RuntimeError(f"memory child '{kind}' failed with exit code {p.exitcode}")
-    return {"backbone": out["backbone"] - out["none"], "cpr": out["cpr"] - out["none"], "base": out["none"]}
+        if isinstance(val, str):
+            raise OSError(f"memory child '{kind}': {val}")
+        out[kind] = val
+    return out
 
 
 def main(argv=None):
@@ -171,7 +187,11 @@ def main(argv=None):
                 fn()
                 mem[kind] = torch.cuda.max_memory_allocated() / 2**20
         else:
-            mem = cpu_peak_memory(args)
+            try:
+                mem = cpu_peak_memory(args)
+            except OSError as e:
+                print(f"(no CPU memory measurement: {e})")
+                mem = None
 
     med_cpr, med_bb = statistics.median(t_cpr), statistics.median(t_bb)
     print(
@@ -183,11 +203,9 @@ def main(argv=None):
     print(f"|{'-' * 36}|{'-' * 14}|{'-' * 12}|{'-' * 8}|")
     print(f"| {'train step, median (s)':<34} | {med_bb:>12.3f} | {med_cpr:>10.3f} | {med_cpr / med_bb:>6.2f} |")
     if mem is not None:
-        label = "peak CUDA memory (MB)" if "base" not in mem else "peak RSS over model-only child (MB)"
+        label = "peak CUDA memory (MB)" if str(args.device).startswith("cuda") else "peak RSS increase in step (MB)"
         ratio = mem["cpr"] / mem["backbone"] if mem["backbone"] > 0 else float("nan")
         print(f"| {label:<34} | {mem['backbone']:>12.0f} | {mem['cpr']:>10.0f} | {ratio:>6.2f} |")
-        if "base" in mem:
-            print(f"(model-only child peak RSS: {mem['base']:.0f} MB)")
     print(f"refinement throughput: {refine_ips:.2f} images/s ({args.points} points/image)")
     return 0
 
