@@ -541,9 +541,7 @@ def plot_ap_vs_score_threshold(
     Returns:
         ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # Figure + Agg canvas directly: no pyplot, no change of the process-wide backend.
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -698,6 +696,9 @@ class ScoreAwareCOCOEvaluator(COCOEvaluator):
             self._logger.info("Annotations are not available for evaluation.")
             return
 
+        skipped = sorted(set(tasks) - set(_IOU_TYPES))
+        if skipped:
+            self._logger.warning(f"ScoreAwareCOCOEvaluator evaluates bbox/segm only; not evaluated: {skipped}")
         tasks = [t for t in sorted(tasks) if t in _IOU_TYPES]
         if self._round_scores:
             coco_results = round_result_scores(coco_results)
