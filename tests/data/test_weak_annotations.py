@@ -25,6 +25,7 @@ from pointdet.data.annotations import (
     run_sparse,
     sample_coarse_point,
     sample_pixel,
+    sample_rectified_gaussian_pixel,
 )
 from pointdet.data.coco_io import CocoFormatError, file_sha256
 
@@ -115,6 +116,27 @@ def test_sample_pixel_inverse_cdf():
     assert sample_pixel(w, 0.999999) == (1, 1)
     with pytest.raises(ValueError):
         sample_pixel(np.zeros((2, 2)), 0.5)
+
+
+def test_two_stage_sampler_equals_flat_inverse_cdf():
+    rng = np.random.default_rng(0)
+    n_same = 0
+    for _ in range(300):
+        hl, wl = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+        origin = (int(rng.integers(0, 5)), int(rng.integers(0, 5)))
+        box = [origin[0] + rng.uniform(0, 0.9), origin[1] + rng.uniform(0, 0.9), wl - 1.0, hl - 1.0]
+        mask = (rng.random((hl, wl)) < rng.uniform(0.05, 1.0)).astype(np.uint8)
+        axes = None if rng.random() < 0.5 else (rng.uniform(0.3, 3), rng.uniform(0.3, 3))
+        mu, sig = (rng.uniform(-0.2, 0.2), 0.0), (rng.uniform(0.1, 0.5), 0.25)
+        r = rng.random()
+        fast = sample_rectified_gaussian_pixel(box, origin, mask, r, mu, sig, axes)
+        wts = rectified_gaussian_weights(box, origin, (hl, wl), mask, mu, sig, axes)
+        if not mask.any():
+            assert fast is None
+            continue
+        assert fast == sample_pixel(wts, r)
+        n_same += 1
+    assert n_same > 250
 
 
 def test_sample_coarse_point_hand_cases():

@@ -10,6 +10,7 @@ from .coarse_points import (
     run_quasi_center_points,
     sample_coarse_point,
     sample_pixel,
+    sample_rectified_gaussian_pixel,
 )
 from .common import box_local_mask, default_output_path, erased_output_path, make_rng
 from .keep1 import make_keep1, run_keep1

@@ -154,7 +154,7 @@ def box_local_mask(
         mg = _POLY_MARGIN
         rles = mask_utils.frPyObjects(polys, hl + 2 * mg, wl + 2 * mg)
         m = mask_utils.decode(mask_utils.merge(rles))[mg : mg + hl, mg : mg + wl]
-        return np.ascontiguousarray(m).astype(np.uint8), (x0, y0)
+        return m, (x0, y0)
     if isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
         if [int(s) for s in segmentation["size"]] != [H, W]:
             raise CocoFormatError(
@@ -164,7 +164,7 @@ def box_local_mask(
         if isinstance(rle["counts"], list):
             rle = mask_utils.frPyObjects(rle, H, W)
         m = mask_utils.decode(rle)
-        return np.ascontiguousarray(m[y0:y1, x0:x1]).astype(np.uint8), (x0, y0)
+        return m[y0:y1, x0:x1], (x0, y0)
     raise CocoFormatError(f"{path}: annotation id {ann_id!r} has an unrecognised segmentation")
 
 
