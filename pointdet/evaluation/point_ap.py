@@ -140,8 +140,41 @@ def _load_gt(gt: Union[str, Dict[str, Any]]) -> Tuple[Dict[str, Any], str]:
         return load_coco_dict(os.fspath(gt)), os.fspath(gt)
     if not isinstance(gt, dict):
         raise TypeError(f"gt must be a COCO file path or dict, got {type(gt).__name__}")
-    validate_coco_dict(gt, "<gt dict>")
+    # dicts are checked by _parse_gt_fast; validate_coco_dict names the problem when it fails
     return gt, "<gt dict>"
+
+
+def _unique_int_ids(entries) -> Optional[List[int]]:
+    ids = [e["id"] for e in entries]
+    if any(type(i) is not int or i < 1 for i in ids) or len(set(ids)) != len(ids):
+        return None
+    return ids
+
+
+def _parse_gt_fast(gt_dict):
+    """Vectorised checks and arrays of a GT dict; None when anything needs the full validator."""
+    try:
+        image_ids = _unique_int_ids(gt_dict["images"])
+        category_ids = _unique_int_ids(gt_dict["categories"])
+        anns = gt_dict["annotations"]
+        if image_ids is None or category_ids is None or _unique_int_ids(anns) is None:
+            return None
+        img_pos = {iid: i for i, iid in enumerate(image_ids)}
+        cat_pos = {cid: i for i, cid in enumerate(category_ids)}
+        gt_img = np.array([img_pos.get(a["image_id"], -1) for a in anns], dtype=np.int64).reshape(-1)
+        gt_cat = np.array([cat_pos.get(a["category_id"], -1) for a in anns], dtype=np.int64).reshape(-1)
+        boxes = [a["bbox"] for a in anns]
+        if any(type(v) not in (int, float) for b in boxes for v in b):
+            return None
+        gt_box = np.array(boxes, dtype=np.float64).reshape(len(anns), 4)
+        gt_ignore = np.array(
+            [bool(a.get("iscrowd", 0)) or bool(a.get("ignore", 0)) for a in anns], dtype=bool
+        ).reshape(-1)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if (gt_img < 0).any() or (gt_cat < 0).any() or not np.isfinite(gt_box).all() or (gt_box[:, 2:] <= 0).any():
+        return None
+    return image_ids, category_ids, gt_img, gt_cat, gt_box, gt_ignore
 
 
 def load_point_results(results: Union[str, List[Dict[str, Any]]]) -> Tuple[List[Dict[str, Any]], str]:
@@ -180,27 +213,20 @@ def prepare_point_eval_inputs(
     gt_dict, gt_src = _load_gt(gt)
     res_list, res_src = load_point_results(results)
 
-    image_ids = [img["id"] for img in gt_dict["images"]]
+    fast_gt = _parse_gt_fast(gt_dict)
+    if fast_gt is None:
+        validate_coco_dict(gt_dict, gt_src)  # raises, naming the file and the id
+        for a in gt_dict["annotations"]:
+            if "bbox" not in a:
+                raise CocoFormatError(
+                    f"{gt_src}: annotation id {a['id']} has no 'bbox'; point mAP needs the full box "
+                    f"file as GT (boxes define the distance), not a point/click file"
+                )
+        raise CocoFormatError(f"{gt_src}: malformed COCO GT (ids, boxes or references)")
+    image_ids, category_ids, gt_img, gt_cat, gt_box, gt_ignore = fast_gt
     img_pos = {iid: i for i, iid in enumerate(image_ids)}
-    category_ids = [c["id"] for c in gt_dict["categories"]]
-    category_names = [str(c.get("name", c["id"])) for c in gt_dict["categories"]]
     cat_pos = {cid: i for i, cid in enumerate(category_ids)}
-
-    anns = gt_dict["annotations"]
-    gt_img = np.empty(len(anns), dtype=np.int64)
-    gt_cat = np.empty(len(anns), dtype=np.int64)
-    gt_box = np.empty((len(anns), 4), dtype=np.float64)
-    gt_ignore = np.empty(len(anns), dtype=bool)
-    for i, a in enumerate(anns):
-        if "bbox" not in a:
-            raise CocoFormatError(
-                f"{gt_src}: annotation id {a['id']} has no 'bbox'; point mAP needs the full box "
-                f"file as GT (boxes define the distance), not a point/click file"
-            )
-        gt_img[i] = img_pos[a["image_id"]]
-        gt_cat[i] = cat_pos[a["category_id"]]
-        gt_box[i] = a["bbox"]
-        gt_ignore[i] = bool(a.get("iscrowd", 0)) or bool(a.get("ignore", 0))
+    category_names = [str(c.get("name", c["id"])) for c in gt_dict["categories"]]
     # continuous convention: centre = x + w/2 (the reference's (w-1)/2 minus 0.5 px on both sides)
     gt_center = (gt_box[:, :2] + gt_box[:, 2:] / 2.0).astype(np.float32)
     gt_wh = gt_box[:, 2:].astype(np.float32)
@@ -519,7 +545,7 @@ def _score_groups(score_sorted: np.ndarray, block_start: np.ndarray) -> np.ndarr
     return np.cumsum(new) - 1
 
 
-def _greedy_match(V, vb_block, vb_vth, vb_avail, cand, gid, window=32):
+def _greedy_match(V, vb_block, vb_vth, vb_avail, cand, gid, window=8):
     """One-to-one greedy matching of many independent (block, setting) problems at once.
 
     Args:
@@ -757,10 +783,13 @@ def _match_chunk(blocks, bfirst, nb_d, g_lo, nb_g, gorder, inp, point, rank, gid
     didx = np.where(dvalid, bfirst[blocks][:, None] + ar_d[None, :], 0)  # into sorted dets
     gidx = gorder[np.where(gvalid, g_lo[blocks][:, None] + ar_g[None, :], 0)]  # into GT arrays
     # CPR Eq. 12 in float32 as the reference, V = 1 / (1 + d^2) in float64
-    diff = (point[didx][:, :, None, :] - inp.gt_center[gidx][:, None, :, :]) / inp.gt_wh[gidx][:, None, :, :]
-    d2 = diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1]
-    V = 1.0 / (1.0 + d2.astype(np.float64))
-    V[~(dvalid[:, :, None] & gvalid[:, None, :])] = -np.inf
+    # (padded rows/columns hold copies of real entries; every later step masks them out)
+    pt, gc, gw = point[didx], inp.gt_center[gidx], inp.gt_wh[gidx]
+    dx = (pt[:, :, None, 0] - gc[:, None, :, 0]) / gw[:, None, :, 0]
+    dy = (pt[:, :, None, 1] - gc[:, None, :, 1]) / gw[:, None, :, 1]
+    d2 = dx * dx + dy * dy
+    V = np.add(d2, 1.0, dtype=np.float64)
+    np.divide(1.0, V, out=V)
     bgid = gid[didx]
     brank = rank[didx]
 
@@ -770,18 +799,19 @@ def _match_chunk(blocks, bfirst, nb_d, g_lo, nb_g, gorder, inp, point, rank, gid
     vb_avail = np.zeros((S * B, Gm), dtype=bool)
     cand = np.zeros((S * B, Dm), dtype=bool)
     ign_hit = np.zeros((S * B, Dm), dtype=bool)
-    hits = {}
+    best = {}  # per area range: best V of each detection over its regular / ignored GTs
     for si, (ai, ti, mi) in enumerate(settings):
         reg = regular[ai][gidx] & gvalid
-        ign = ~regular[ai][gidx] & gvalid
-        if ti not in hits:
-            hits[ti] = V >= vths[ti]
-        h = hits[ti]
+        if ai not in best:
+            ign = ~regular[ai][gidx] & gvalid
+            best[ai] = (np.where(reg[:, None, :], V, -np.inf).max(2, initial=-np.inf),
+                        np.where(ign[:, None, :], V, -np.inf).max(2, initial=-np.inf))
+        best_reg, best_ign = best[ai]
         in_m = dvalid & (brank < max_dets[mi])
         sl = slice(si * B, (si + 1) * B)
         vb_avail[sl] = reg
-        cand[sl] = (h & reg[:, None, :]).any(2) & in_m
-        ign_hit[sl] = (h & ign[:, None, :]).any(2) & in_m
+        cand[sl] = (best_reg >= vths[ti]) & in_m
+        ign_hit[sl] = (best_ign >= vths[ti]) & in_m
     tp = _greedy_match(V, vb_block, vb_vth, vb_avail, cand, bgid)
     for si in range(S):
         sl = slice(si * B, (si + 1) * B)
