@@ -663,7 +663,8 @@ def evaluate_point_ap(
     """Point localization AP (vectorised). See the module docstring for the rules.
 
     Args:
-        gt: COCO box file path or dict (the full box GT).
+        gt: COCO box file path or dict (the full box GT), or a :class:`PointEvalInputs`
+            from :func:`prepare_point_eval_inputs` (then ``results`` is ignored).
         results: results file path or list of ``{image_id, category_id, score, point|bbox}``.
         taus: distance thresholds tau (normalised units, CPR Eq. 12); default (0.5, 1, 2).
         max_dets: detections kept per (image, category); default (100,).

@@ -313,6 +313,12 @@ def test_errors_name_file_and_id(tmp_path):
     points_file = {**gt, "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "point": [1, 1]}]}
     with pytest.raises(CocoFormatError, match="annotation id 1 has no 'bbox'"):
         evaluate_point_ap(points_file, [])
+    with pytest.raises(CocoFormatError, match="annotation id 1 has a degenerate bbox"):
+        evaluate_point_ap(_gt([{"bbox": [0, 0, 0, 10]}]), [])
+    with pytest.raises(CocoFormatError, match="duplicate annotation id 1"):
+        evaluate_point_ap(_gt([{"bbox": [0, 0, 5, 10], "id": 1}, {"bbox": [0, 0, 5, 10], "id": 1}]), [])
+    with pytest.raises(CocoFormatError, match="annotation id 1 refers to unknown image id 4"):
+        evaluate_point_ap(_gt([{"bbox": [0, 0, 5, 10], "image_id": 4}]), [])
     with pytest.raises(ValueError, match="preset"):
         evaluate_point_ap(gt, [], area_ranges="nope")
     with pytest.raises(ValueError, match="taus"):
