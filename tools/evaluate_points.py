@@ -11,7 +11,6 @@ reference-style summary lines, a metrics table and the per-category AP; with --o
 writes ``point_ap_metrics.json`` and ``point_pr_curves.png`` there.
 """
 import argparse
-import json
 import os
 import sys
 

@@ -10,7 +10,7 @@ Boxes are [x, y, w, h] in Detectron2's continuous convention: centre (x + w/2, y
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
