@@ -1,0 +1,71 @@
+"""The ImageNet MobileNetV2 backbone and its FPNs, as LazyConfig pieces.
+
+``bottom_up`` is pointdet's :class:`MobileNetV2Backbone` (torchvision's MobileNetV2 features:
+res2..res5 = 24/32/96/320 channels at strides 4/8/16/32) loading torchvision's ImageNet
+checkpoint from the prepared demo data (``$DETECTRON2_DATASETS/pointdet_demo/weights``; set
+``weights`` to None for random initialisation). Those weights expect RGB input normalised
+with ``PIXEL_MEAN`` / ``PIXEL_STD`` below (0-255 scale): models built on this backbone must
+use them and ``input_format="RGB"``.
+
+* ``mobilenetv2_fpn_p3p7(...)``: RetinaNet/FCOS-style FPN, P3-P5 from res3..res5 plus P6/P7
+  computed from P5 (Detectron2's ``LastLevelP6P7(in_feature="p5")``).
+* ``mobilenetv2_fpn_p2p6(...)``: Faster/Mask R-CNN-style FPN, P2-P5 from res2..res5 plus P6
+  by max-pooling P5.
+
+The weight path is stored as a plain string computed when the config is loaded (relative
+``DETECTRON2_DATASETS`` paths are resolved against the working directory at that moment).
+"""
+import os
+
+from detectron2.config import LazyCall as L
+from detectron2.modeling.backbone import FPN
+from detectron2.modeling.backbone.fpn import LastLevelMaxPool, LastLevelP6P7
+from pointdet.data.demo import MOBILENET_V2_FILE, demo_root
+from pointdet.modeling.backbone.mobilenetv2 import MobileNetV2Backbone
+
+# torchvision's ImageNet checkpoint (IMAGENET1K_V1), prepared by tools/prepare_demo_data.py
+IMAGENET_WEIGHTS = os.path.abspath(os.path.join(demo_root(), "weights", MOBILENET_V2_FILE))
+# torchvision's normalisation, on the 0-255 scale, RGB order
+PIXEL_MEAN = [123.675, 116.28, 103.53]
+PIXEL_STD = [58.395, 57.12, 57.375]
+
+
+def mobilenetv2(out_features=("res2", "res3", "res4", "res5"), weights=IMAGENET_WEIGHTS, norm="FrozenBN", freeze_at=0):
+    """LazyCall config of :class:`MobileNetV2Backbone`.
+
+    Args:
+        out_features: among res2..res5.
+        weights: torchvision ImageNet state-dict path, or None for random initialisation.
+        norm: "FrozenBN" (ImageNet statistics kept, the default for small batches), "BN",
+            "SyncBN" or "GN".
+        freeze_at: 0 trains everything; N freezes the stem and the first N-1 stages.
+    """
+    return L(MobileNetV2Backbone)(
+        out_features=list(out_features), weights=weights, norm=norm, freeze_at=freeze_at
+    )
+
+
+def mobilenetv2_fpn_p3p7(out_channels=256, **bottom_up_kwargs):
+    """LazyCall config of a P3-P7 FPN (P6/P7 from P5) on MobileNetV2 res3..res5."""
+    return L(FPN)(
+        bottom_up=mobilenetv2(out_features=("res3", "res4", "res5"), **bottom_up_kwargs),
+        in_features=["res3", "res4", "res5"],
+        out_channels=out_channels,
+        top_block=L(LastLevelP6P7)(
+            in_channels="${..out_channels}", out_channels="${..out_channels}", in_feature="p5"
+        ),
+    )
+
+
+def mobilenetv2_fpn_p2p6(out_channels=256, **bottom_up_kwargs):
+    """LazyCall config of a P2-P6 FPN (P6 by max-pooling P5) on MobileNetV2 res2..res5."""
+    return L(FPN)(
+        bottom_up=mobilenetv2(out_features=("res2", "res3", "res4", "res5"), **bottom_up_kwargs),
+        in_features=["res2", "res3", "res4", "res5"],
+        out_channels=out_channels,
+        top_block=L(LastLevelMaxPool)(),
+    )
+
+
+bottom_up = mobilenetv2()
+backbone = mobilenetv2_fpn_p3p7()

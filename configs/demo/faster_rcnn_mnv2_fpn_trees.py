@@ -1,0 +1,42 @@
+"""Demo: Faster R-CNN with an ImageNet MobileNetV2-FPN on the embedded aerial-tree tiles.
+
+The second demo detector, same data and SHORT schedule as ``retinanet_mnv2_fpn_trees.py``
+(300 iterations of 4 tiles, SGD lr 0.01, clipping 10, 100 warm-up iterations): a demo, not a
+result. Trained on ``pointdet_trees_train``, evaluated on ``pointdet_trees_val`` (COCO box AP,
+maxDets 300).
+
+Model: Detectron2 GeneralizedRCNN, FPN of 128 channels, RPN anchors 16-256 px (one size per
+level P2-P6), 256 RoIs per image, a 2-FC box head of 512, up to 300 detections per tile.
+
+    python tools/train_net.py --config-file configs/demo/faster_rcnn_mnv2_fpn_trees.py
+"""
+from detectron2.layers import ShapeSpec
+
+from ..common.data.demo_trees import dataloader
+from ..common.models.faster_rcnn_mnv2_fpn import model, set_fpn_channels
+from ..common.optim import SGD as optimizer
+from ..common.optim import clip_gradients
+from ..common.schedules import multistep_with_warmup
+from ..common.train import train
+
+set_fpn_channels(model, 128)
+model.proposal_generator.anchor_generator.sizes = [[16], [32], [64], [128], [256]]
+model.proposal_generator.post_nms_topk = (1000, 500)
+model.roi_heads.num_classes = 1
+model.roi_heads.batch_size_per_image = 256
+model.roi_heads.box_head.fc_dims = [512, 512]
+model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=512)
+model.roi_heads.box_predictor.test_topk_per_image = 300
+
+dataloader.train.total_batch_size = 4
+
+optimizer = clip_gradients(optimizer, clip_value=10.0, clip_type="value")
+optimizer.lr = 0.01
+
+train.max_iter = 300
+train.eval_period = 300
+train.log_period = 20
+train.checkpointer = dict(period=100, max_to_keep=3)
+train.output_dir = "./output/demo/faster_rcnn_mnv2_fpn_trees"
+
+lr_multiplier = multistep_with_warmup(300, steps=(0.67, 0.89), warmup_iters=100, warmup_factor=0.001)
