@@ -656,6 +656,11 @@ class ScoreAwareCOCOEvaluator(COCOEvaluator):
     @classmethod
     def from_config(cls, cfg, dataset_name, output_dir=None):
         """``ScoreAwareCOCOEvaluator(cfg, dataset_name, output_dir)``: keys of :func:`add_score_aware_config`."""
+        if "SCORE_AWARE" not in cfg.TEST:
+            raise KeyError(
+                "cfg.TEST.SCORE_AWARE is missing: call pointdet.evaluation.score_aware.add_score_aware_config(cfg) "
+                "(or pointdet.add_pointdet_config(cfg)) before building ScoreAwareCOCOEvaluator from a config"
+            )
         sa = cfg.TEST.SCORE_AWARE
         return {
             "dataset_name": dataset_name,

@@ -476,3 +476,10 @@ def test_yacs_config_route(tiny_dataset, tmp_path):
     assert set(k for k in res["bbox"] if k.startswith("AP@S")) == {"AP@S", "AP@S_0", "AP@S_1"}
     assert not os.path.exists(tmp_path / "ev" / "score_aware_bbox.png")
     assert os.path.exists(tmp_path / "ev" / "score_aware_bbox.json")
+
+
+def test_yacs_config_without_keys_names_the_fix(tiny_dataset):
+    from detectron2.config import get_cfg
+
+    with pytest.raises(KeyError, match="add_score_aware_config"):
+        ScoreAwareCOCOEvaluator(get_cfg(), tiny_dataset[0])
