@@ -20,7 +20,9 @@ pycocotools path) on the same predictions.
 Engine: faster-coco-eval's ``COCOeval_faster`` keeps its per-image results in opaque C++
 objects (``_evalImgs_cpp``; no Python-readable ``dtScores``/``dtMatches``/``dtIgnore``) and
 its C++ accumulation differs from pycocotools in the last bit of some precisions, so the
-matching pass uses pycocotools. Detectron2's compiled ``COCOeval_opt`` is never used.
+matching pass uses pycocotools (:class:`ScoreAwareCOCOeval`: pycocotools' matcher, plus a
+shortcut returning the identical per-image dict for (image, category) pairs without GT,
+where there is nothing to match). Detectron2's compiled ``COCOeval_opt`` is never used.
 
 Public API:
 
@@ -57,6 +59,7 @@ __all__ = [
     "add_score_aware_config",
     "evaluate_score_aware",
     "run_score_aware_cocoeval",
+    "ScoreAwareCOCOeval",
     "accumulate_score_aware",
     "summarize_score_aware",
     "score_aware_metrics",
@@ -186,6 +189,60 @@ def _load_results(coco_gt: COCO, results: List[Dict[str, Any]], iou_type: str) -
 # --------------------------------------------------------------------------------------------
 # Math: one matching pass, thresholded accumulations, summaries
 # --------------------------------------------------------------------------------------------
+class ScoreAwareCOCOeval(COCOeval):
+    """pycocotools ``COCOeval`` with a shortcut for (image, category) pairs without GT.
+
+    Such pairs need no matching (every detection is unmatched, ignored only when its area is
+    outside the range) yet are most of the ``evaluateImg`` calls on COCO-like data (a
+    detector spreads 100 detections over many categories). The shortcut returns the same
+    dict, with the same dtypes, that ``COCOeval.evaluateImg`` returns; every pair with GT
+    goes through pycocotools' own greedy matcher unchanged.
+    """
+
+    def evaluateImg(self, imgId, catId, aRng, maxDet):  # noqa: N802 (pycocotools' name)
+        p = self.params
+        if not p.useCats or len(self._gts[imgId, catId]) > 0:
+            return super().evaluateImg(imgId, catId, aRng, maxDet)
+        dt = self._dts[imgId, catId]
+        if len(dt) == 0:
+            return None
+        # The score-sorted top-maxDet list (mergesort, as pycocotools) does not depend on the
+        # area range: compute it once per (image, category) for the A area ranges.
+        cache = self.__dict__.setdefault("_no_gt_cache", {})
+        key = (imgId, catId, maxDet)
+        if key not in cache:
+            dtind = np.argsort([-d["score"] for d in dt], kind="mergesort")
+            dt = [dt[i] for i in dtind[0:maxDet]]
+            cache[key] = (
+                [d["id"] for d in dt],
+                [d["score"] for d in dt],
+                np.array([d["area"] for d in dt], dtype=np.float64),
+            )
+        dt_ids, dt_scores, dt_area = cache[key]
+        T, D = len(p.iouThrs), len(dt_ids)
+        out_of_range = (dt_area < aRng[0]) | (dt_area > aRng[1])
+        return {
+            "image_id": imgId,
+            "category_id": catId,
+            "aRng": aRng,
+            "maxDet": maxDet,
+            "dtIds": dt_ids,
+            "gtIds": [],
+            "dtMatches": np.zeros((T, D)),
+            "gtMatches": np.zeros((T, 0)),
+            "dtScores": dt_scores,
+            "gtIgnore": np.array([]),
+            "dtIgnore": np.repeat(out_of_range.reshape(1, D), T, 0),
+        }
+
+    def evaluate(self):
+        self.__dict__.pop("_no_gt_cache", None)
+        try:
+            super().evaluate()
+        finally:
+            self.__dict__.pop("_no_gt_cache", None)
+
+
 def run_score_aware_cocoeval(
     coco_gt: COCO,
     results: List[Dict[str, Any]],
@@ -215,7 +272,7 @@ def run_score_aware_cocoeval(
     if len(max_dets) < 3:
         raise ValueError(f"max_dets needs at least 3 entries (COCOeval), got {max_dets}")
     coco_dt = _load_results(coco_gt, results, iou_type)
-    coco_eval = COCOeval(coco_gt, coco_dt, iou_type)
+    coco_eval = ScoreAwareCOCOeval(coco_gt, coco_dt, iou_type)
     coco_eval.params.maxDets = max_dets
     if img_ids is not None:
         coco_eval.params.imgIds = list(img_ids)

@@ -24,6 +24,7 @@ from detectron2.structures import Boxes, Instances
 from pointdet.data.coco_io import CocoFormatError
 from pointdet.evaluation.score_aware import (
     SCORE_THRESHOLDS,
+    ScoreAwareCOCOeval,
     STAT_NAMES,
     ScoreAwareCOCOEvaluator,
     evaluate_score_aware,
@@ -164,6 +165,39 @@ def test_equals_stock_cocoeval_on_filtered_detections(seed, num_images, num_cats
     ap = out["stats"][:, 0]
     if np.all(ap >= 0):
         assert out["metrics"]["AP@S"] == pytest.approx(ap.mean() * 100, abs=1e-12)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), iou_type=st.sampled_from(["bbox", "segm"]))
+def test_no_gt_shortcut_gives_pycocotools_eval_imgs(seed, iou_type):
+    # ScoreAwareCOCOeval's per-image results are pycocotools' exactly (values, dtypes, shapes).
+    rng = np.random.default_rng(seed)
+    segm = iou_type == "segm"
+    gt = make_gt(rng, 4, 3, with_masks=segm)
+    dets = make_dets(rng, gt, num_random=6, with_masks=segm)
+    if segm:
+        dets = [{k: v for k, v in d.items() if k != "bbox"} for d in dets]
+    if not dets:
+        return
+    coco_gt = _coco(gt)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+        ref, ours = COCOeval(coco_gt, coco_dt, iou_type), ScoreAwareCOCOeval(coco_gt, coco_dt, iou_type)
+        ref.params.maxDets = ours.params.maxDets = [1, 2, 3]
+        ref.evaluate()
+        ours.evaluate()
+    assert len(ref.evalImgs) == len(ours.evalImgs)
+    for a, b in zip(ref.evalImgs, ours.evalImgs):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
+        assert a.keys() == b.keys()
+        for k in a:
+            if isinstance(a[k], np.ndarray):
+                assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+                np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+            else:
+                assert a[k] == b[k], k
 
 
 def test_equals_stock_with_small_max_dets():
