@@ -1,0 +1,80 @@
+"""CPRNet on the tree demo's coarse points, then point refinement (CPR Alg. 1 on the demo).
+
+Train: ``pointdet_trees_train_coarse_points_s0`` (one Rectified-Gaussian coarse point per crown,
+``python tools/make_weak_annotations.py coarse-points --seed 0 --input
+datasets/pointdet_demo/trees/annotations/trees_train.json``). CPRNet has no evaluation: its
+product is the refined point file, written after training by ``RefinePointsHook`` (when
+``tools/train_net.py`` registers ``cfg.hooks``) to ``output/cpr/trees_train_refined_points.json``,
+the file ``p2pnet_mnv2_fpn_trees_refined.py`` trains on; or from a checkpoint::
+
+  python tools/train_net.py --config-file configs/CPR/cprnet_mnv2_fpn_trees.py
+  python tools/refine_points.py --config-file configs/CPR/cprnet_mnv2_fpn_trees.py \
+      --weights output/cpr/cprnet_mnv2_fpn_trees/model_final.pth \
+      --input datasets/pointdet_demo/trees/annotations/trees_train_coarse_points_s0.json \
+      --image-root datasets/pointdet_demo/trees/images \
+      --output output/cpr/trees_train_refined_points.json --vis-dir output/cpr/cprnet_vis
+
+Paper settings kept: P3, u0 = 8, loss weights 0.25 / 0.125 / 0.75, refinement rules. Changed
+for the demo: MobileNetV2 instead of R-50, FPN and head of 128 channels with 2 convs (CPU
+budget), bag radius R = 4 cells (32 px: crowns are 18-60 px, median 37 px, against COCO's
+objects at "coco400" for R = 8), SGD lr 0.01 with warm-up and clipping (ARCHITECTURE "Compute
+budget"), 300 iterations of 4 tiles (384 px): a short demo schedule, not a converged model.
+"""
+
+from detectron2.config import LazyCall as L
+from detectron2.data import build_detection_test_loader, get_detection_dataset_dicts
+
+from pointdet.data.dataset_mapper import PointDatasetMapper
+from pointdet.engine.refinement import RefinePointsHook
+
+from ..common.data.demo_trees import dataloader_points as dataloader
+from ..common.data.demo_trees import test_augmentations
+from ..common.models.cprnet_mnv2_fpn import model
+from ..common.optim import SGD as optimizer
+from ..common.optim import clip_gradients
+from ..common.schedules import multistep_with_warmup
+from ..common.train import train
+
+TRAIN = "pointdet_trees_train_coarse_points_s0"
+
+model.num_classes = 1
+model.backbone.out_channels = 128
+model.head.conv_dims = 128
+model.head.num_convs = 2
+model.bag_radius = 4
+
+dataloader.train.dataset.filter_empty = False  # images without crowns are negatives
+# refinement runs over the *training* file with the test-time resize; no evaluator
+dataloader.test = L(build_detection_test_loader)(
+    dataset=L(get_detection_dataset_dicts)(names=TRAIN, filter_empty=False),
+    mapper=L(PointDatasetMapper)(
+        is_train=False,
+        augmentations=test_augmentations,
+        image_format="RGB",
+        supervision="points",
+        keep_points_in_inference=True,
+    ),
+    num_workers=2,
+)
+dataloader.pop("evaluator")
+
+optimizer = clip_gradients(optimizer, clip_value=10.0)
+optimizer.lr = 0.01
+
+train.max_iter = 300
+lr_multiplier = multistep_with_warmup(train.max_iter, steps=(8 / 12, 11 / 12), warmup_iters=100)
+train.output_dir = "./output/cpr/cprnet_mnv2_fpn_trees"
+train.eval_period = 10**9  # nothing to evaluate
+train.checkpointer.period = 300
+train.checkpointer.max_to_keep = 2
+train.ddp.find_unused_parameters = True  # the FPN's p4/p5 output convs are not used
+
+hooks = dict(
+    refine_points=L(RefinePointsHook)(
+        dataset_name=TRAIN,
+        output_dir="output/cpr",
+        output_name="trees_train_refined_points.json",
+        augmentations=test_augmentations,
+        image_format="RGB",
+    )
+)

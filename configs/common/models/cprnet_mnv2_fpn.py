@@ -1,0 +1,58 @@
+"""CPRNet (CPR paper Sec. 3.2) on the ImageNet MobileNetV2-FPN backbone.
+
+One feature level, P3 (stride 8), computed by an FPN with GN from res3..res5 (the reference
+FPN's start_level=1, num_outs=1); CPRHead of 4 3x3 convs (256 ch, GN(32), ReLU) with linear
+f_cls / f_ins on bilinear point features; bag radius R = 8 circles, u0 = 8; loss weights
+MIL 0.25 / annotation 0.125 / negative 0.75 (paper 1 / 0.5 / 3 x 0.25), focal gamma 2;
+refinement delta_1 0.1, delta_2 0.5, classify + nearest filters, refine_th 0.1.
+
+Variants are configs: ``model.in_feature = "p2"`` (with ``model.backbone.in_features`` and
+``model.backbone.bottom_up.out_features`` starting at res2) for tiny objects; loss and
+refinement switches (``use_mil_loss``, ``use_annotation_loss``, ``use_negative_loss``,
+``use_all_positive_loss``, ``score_threshold``, ``relative_score_threshold``,
+``use_classify_filter``, ``use_nearest_filter``, ``always_include_annotated``).
+``model.backbone.bottom_up.weights`` holds the ImageNet checkpoint path (None: random init).
+"""
+from detectron2.config import LazyCall as L
+from detectron2.modeling.backbone import FPN
+
+from pointdet.modeling.cpr import CPRHead, CPRNet
+
+from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2
+
+model = L(CPRNet)(
+    backbone=L(FPN)(
+        bottom_up=mobilenetv2(out_features=("res3", "res4", "res5")),
+        in_features=["res3", "res4", "res5"],
+        out_channels=256,
+        norm="GN",
+        top_block=None,
+    ),
+    head=L(CPRHead)(
+        in_channels="${..backbone.out_channels}",
+        num_classes="${..num_classes}",
+        conv_dims=256,
+        num_convs=4,
+        norm="GN",
+        num_groups=32,
+        prior_prob=0.01,
+    ),
+    num_classes=80,
+    in_feature="p3",
+    bag_radius=8,
+    circle_density=8,
+    append_center=True,
+    mil_loss_weight=0.25,
+    annotation_loss_weight=0.125,
+    negative_loss_weight=0.75,
+    focal_gamma=2.0,
+    score_threshold=0.1,
+    relative_score_threshold=0.5,
+    use_classify_filter=True,
+    use_nearest_filter=True,
+    always_include_annotated=True,
+    refine_th=0.1,
+    pixel_mean=PIXEL_MEAN,
+    pixel_std=PIXEL_STD,
+    input_format="RGB",
+)
