@@ -13,7 +13,6 @@ tools/refine_points.py does the same from a checkpoint.
 from detectron2.config import LazyCall as L
 from detectron2.data import build_detection_test_loader, build_detection_train_loader, get_detection_dataset_dicts
 from detectron2.data import transforms as T
-from detectron2.layers import ShapeSpec
 from detectron2.modeling.backbone import FPN, BasicStem, ResNet
 
 from pointdet.data.dataset_mapper import PointDatasetMapper

@@ -1,7 +1,6 @@
 """Drawing of CPR point refinement: annotated points (green), bag points coloured by their class
 score, kept bag points (B_j^+) outlined, refined points (yellow), as in the paper's Fig. 6."""
 import os
-from typing import Optional
 
 import numpy as np
 

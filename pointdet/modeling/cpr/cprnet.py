@@ -9,7 +9,7 @@ Inference: CPRNet does not detect; it *refines the given annotated points* (Alg.
 :func:`pointdet.modeling.cpr.refinement.refine_points`.
 """
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
