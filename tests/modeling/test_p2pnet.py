@@ -393,3 +393,121 @@ def test_lazyconfig_coco_paper_setting():
         losses = model(batch)
     sum(losses.values()).backward()
     opt.step()
+
+
+def _write_tile(tmp_path, name, size=96):
+    import cv2
+
+    img = np.random.RandomState(len(name)).randint(0, 255, (size, size, 3)).astype(np.uint8)
+    path = str(tmp_path / name)
+    cv2.imwrite(path, img)
+    return path
+
+
+def _point_dicts(tmp_path):
+    """Two synthetic dataset dicts (one with points, one without) in the loader's format."""
+    return [
+        {"file_name": _write_tile(tmp_path, "a.png"), "height": 96, "width": 96, "image_id": 1,
+         "annotations": [{"id": 1, "category_id": 0, "iscrowd": 0, "point": [20.0, 30.0]},
+                         {"id": 2, "category_id": 0, "iscrowd": 0, "point": [70.0, 60.0]}]},
+        {"file_name": _write_tile(tmp_path, "b.png"), "height": 96, "width": 96, "image_id": 2,
+         "annotations": []},
+    ]
+
+
+def _small(cfg):
+    """Random-init backbone and a 256-px resize: the configs' models, cheaper."""
+    import detectron2.data.transforms as T
+    from detectron2.config import LazyCall as L
+
+    cfg.model.backbone.bottom_up.weights = None
+    augs = [L(T.ResizeShortestEdge)(short_edge_length=128, max_size=256)]
+    cfg.dataloader.train.mapper.augmentations = augs
+    cfg.dataloader.test.mapper.augmentations = augs
+    return cfg
+
+
+def _train_and_infer(cfg, tmp_path):
+    from detectron2.config import instantiate
+
+    model = instantiate(cfg.model)
+    train_mapper = instantiate(cfg.dataloader.train.mapper)
+    test_mapper = instantiate(cfg.dataloader.test.mapper)
+    dicts = _point_dicts(tmp_path)
+    batch = [train_mapper(d) for d in dicts]
+    model.train()
+    with EventStorage():
+        losses = model(batch)
+    assert all(torch.isfinite(v) for v in losses.values()), losses
+    sum(losses.values()).backward()
+    model.eval()
+    with torch.no_grad():
+        outs = model([test_mapper(d) for d in dicts])
+    return model, batch, outs
+
+
+def test_lazyconfig_p2pnet_trees_coarse(tmp_path):
+    from detectron2.config import instantiate
+
+    cfg = _small(_load_lazy("configs/CPR/p2pnet_mnv2_fpn_trees_coarse.py"))
+    assert cfg.dataloader.train.dataset.names == "pointdet_trees_train_coarse_points_s0"
+    assert cfg.dataloader.test.dataset.names == "pointdet_trees_val"
+    model, batch, outs = _train_and_infer(cfg, tmp_path)
+    assert isinstance(model, P2PNet) and model.num_classes == 1 and model.stride == 8
+    assert batch[0]["instances"].gt_points.shape == (2, 2) and len(batch[1]["instances"]) == 0
+    assert outs[0]["instances"].image_size == (96, 96)
+    evaluator = instantiate(cfg.dataloader.evaluator)
+    assert type(evaluator).__name__ == "PointAPEvaluator"
+    cfg.optimizer.params.model = model
+    instantiate(cfg.optimizer).step()
+
+
+def test_lazyconfig_p2pnet_trees_refined_registers_file(tmp_path):
+    from detectron2.config import instantiate
+    from detectron2.data import MetadataCatalog
+
+    for name in ("p2pnet_mnv2_fpn_trees_refined.py", "p2pnet_mnv2_fpn_trees_self_refined.py"):
+        cfg = _small(_load_lazy("configs/CPR/" + name))
+        assert cfg.dataloader.train.dataset.json_file.startswith("output/cpr/trees_train_")
+        assert cfg.dataloader.test.dataset.names == "pointdet_trees_val"
+    d = _point_dicts(tmp_path)
+    coco = {
+        "images": [{"id": x["image_id"], "file_name": x["file_name"].split("/")[-1], "height": 96, "width": 96} for x in d],
+        "categories": [{"id": 1, "name": "tree"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "point": [21.5, 30.0],
+                         "coarse_point": [20.0, 30.0]}],
+    }
+    json_file = tmp_path / "refined.json"
+    json_file.write_text(__import__("json").dumps(coco))
+    cfg.dataloader.train.dataset.json_file = str(json_file)
+    cfg.dataloader.train.dataset.image_root = str(tmp_path)
+    dicts = instantiate(cfg.dataloader.train.dataset)
+    assert [x["image_id"] for x in dicts] == [1, 2]
+    assert dicts[0]["annotations"][0]["point"] == [21.5, 30.0] and dicts[0]["annotations"][0]["category_id"] == 0
+    assert MetadataCatalog.get(cfg.dataloader.train.dataset.dataset_name).thing_classes == ["tree"]
+
+
+@pytest.mark.parametrize("name", ["retinanet_pseudobox_mnv2_fpn_trees.py", "faster_rcnn_pseudobox_mnv2_fpn_trees.py"])
+def test_lazyconfig_pseudobox_detectors(tmp_path, name):
+    from pointdet.evaluation.point_ap import PointAPEvaluator
+
+    cfg = _small(_load_lazy("configs/CPR/" + name))
+    assert cfg.dataloader.train.mapper.pseudo_box_size == 16
+    if "retinanet" in name:
+        cfg.model.test_score_thresh = 0.0
+    else:
+        cfg.model.roi_heads.box_predictor.test_score_thresh = 0.0
+    model, batch, outs = _train_and_infer(cfg, tmp_path)
+    # 16-px pseudo boxes centred on the points, scaled with the image (96 -> 128: x 4/3)
+    boxes = batch[0]["instances"].gt_boxes.tensor
+    s = 128 / 96
+    assert torch.allclose(boxes[0], torch.tensor([12.0, 22.0, 28.0, 38.0]) * s, atol=1e-4)
+    assert torch.allclose(batch[0]["instances"].gt_boxes.get_centers(), batch[0]["instances"].gt_points, atol=1e-4)
+    assert outs[0]["instances"].has("pred_boxes")
+    # the point evaluator scores these detectors through their box centres
+    ev = PointAPEvaluator("pointdet_trees_val", distributed=False)
+    ev.reset()
+    ev.process([{"image_id": 1}], [outs[0]])
+    if len(outs[0]["instances"]):
+        c = outs[0]["instances"].pred_boxes.get_centers()[0].tolist()
+        assert ev._predictions[0]["point"] == pytest.approx(c)
