@@ -1,0 +1,229 @@
+"""MobileNetV2 backbone: stage split, shapes, FPN builders, freezing, norms, ImageNet weights."""
+import os
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from detectron2.config import LazyCall as L
+from detectron2.config import get_cfg, instantiate
+from detectron2.layers import FrozenBatchNorm2d, ShapeSpec
+from detectron2.modeling import BACKBONE_REGISTRY, build_backbone
+from detectron2.modeling.backbone import FPN
+from detectron2.modeling.backbone.fpn import LastLevelP6P7
+
+from pointdet.data.demo import MOBILENET_V2_SHA256, prepare_demo_data
+from pointdet.modeling.backbone.mobilenetv2 import MobileNetV2Backbone, add_mobilenetv2_config
+
+EXPECTED = {"res2": (24, 4), "res3": (32, 8), "res4": (96, 16), "res5": (320, 32)}
+
+
+@pytest.fixture(scope="session")
+def imagenet_weights():
+    path = prepare_demo_data()["weights"]
+    from pointdet.data.coco_io import file_sha256
+
+    assert file_sha256(path) == MOBILENET_V2_SHA256
+    return path
+
+
+def _cfg(**mnv2):
+    cfg = get_cfg()
+    add_mobilenetv2_config(cfg)
+    cfg.MODEL.MOBILENETV2.NORM = "BN"
+    cfg.MODEL.MOBILENETV2.FREEZE_AT = 0
+    for k, v in mnv2.items():
+        cfg.MODEL.MOBILENETV2[k] = v
+    return cfg
+
+
+def test_shapes_strides_channels_random_init():
+    torch.manual_seed(0)
+    m = MobileNetV2Backbone(weights=None, norm="BN")
+    shapes = m.output_shape()
+    assert list(shapes) == ["res2", "res3", "res4", "res5"]
+    for k, (c, s) in EXPECTED.items():
+        assert (shapes[k].channels, shapes[k].stride) == (c, s)
+    x = torch.randn(2, 3, 64, 96)
+    out = m(x)
+    for k, (c, s) in EXPECTED.items():
+        assert out[k].shape == (2, c, 64 // s, 96 // s)
+    # odd size: every stride-2 conv has padding 1, so sizes are ceil(H / s)
+    out = m(torch.randn(1, 3, 65, 33))
+    assert out["res5"].shape[-2:] == (3, 2)
+
+
+def test_subset_of_features_truncates_network():
+    m = MobileNetV2Backbone(out_features=["res3"], norm="BN")
+    assert m.stage_names == ["stem", "res2", "res3"] and not hasattr(m, "res4")
+    assert set(m(torch.randn(1, 3, 32, 32))) == {"res3"}
+
+
+def test_stage_split_matches_torchvision_features(imagenet_weights):
+    """res5 of the wrapper equals torchvision's features[:18] with the same weights."""
+    tv = torchvision.models.mobilenet_v2()
+    tv.load_state_dict(torch.load(imagenet_weights, map_location="cpu", weights_only=True))
+    tv.eval()
+    m = MobileNetV2Backbone(weights=imagenet_weights, norm="FrozenBN", freeze_at=0).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = tv.features[:4](x)
+        assert torch.allclose(m(x)["res2"], ref, atol=1e-4)
+        ref = tv.features[:18](x)
+        out = m(x)
+    assert torch.allclose(out["res5"], ref, atol=1e-4)
+
+
+def test_real_checkpoint_strict_load_and_finite_features(imagenet_weights):
+    state = torch.load(imagenet_weights, map_location="cpu", weights_only=True)
+    m = MobileNetV2Backbone(weights=imagenet_weights, norm="FrozenBN", freeze_at=2).eval()
+    # a loaded tensor really is the checkpoint's (stem conv, last res5 conv)
+    assert torch.equal(m.stem[0][0].weight, state["features.0.0.weight"])
+    assert torch.equal(m.res5[-1].conv[2].weight, state["features.17.conv.2.weight"])
+    assert torch.equal(m.res4[0].conv[0][1].running_mean, state["features.7.conv.0.1.running_mean"])
+    img = torch.rand(1, 3, 128, 128) * 255
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        out = m((img - mean) / std)
+    for v in out.values():
+        assert torch.isfinite(v).all() and v.abs().sum() > 0
+
+
+def test_imagenet_weights_classify_like_torchvision(imagenet_weights):
+    """The checkpoint is a working ImageNet model: a smooth image is not classified uniformly,
+    and the backbone's res5 is what the classifier consumes (1x1 conv + pool + linear)."""
+    tv = torchvision.models.mobilenet_v2()
+    tv.load_state_dict(torch.load(imagenet_weights, map_location="cpu", weights_only=True))
+    tv.eval()
+    m = MobileNetV2Backbone(weights=imagenet_weights, norm="FrozenBN").eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        feat = tv.features[18](m(x)["res5"])
+        logits = tv.classifier(nn.functional.adaptive_avg_pool2d(feat, 1).flatten(1))
+        ref = tv(x)
+    assert torch.allclose(logits, ref, atol=1e-3)
+    assert ref.softmax(-1).max() > 5.0 / 1000  # far from uniform: trained weights
+
+
+def test_missing_weight_file_clear_error(tmp_path):
+    missing = str(tmp_path / "nope.pth")
+    with pytest.raises(FileNotFoundError, match="nope.pth.*prepare_demo_data"):
+        MobileNetV2Backbone(weights=missing)
+
+
+def test_width_mismatch_with_checkpoint_is_error(imagenet_weights):
+    with pytest.raises(RuntimeError, match="width_mult=0.5"):
+        MobileNetV2Backbone(weights=imagenet_weights, width_mult=0.5)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="res6"):
+        MobileNetV2Backbone(out_features=["res6"])
+    with pytest.raises(ValueError, match="norm"):
+        MobileNetV2Backbone(norm="LN")
+    with pytest.raises(ValueError, match="freeze_at"):
+        MobileNetV2Backbone(freeze_at=9)
+
+
+def test_freeze_at_really_freezes():
+    torch.manual_seed(0)
+    m = MobileNetV2Backbone(weights=None, norm="BN", freeze_at=2)
+    m.train()
+    for name in ("stem", "res2"):
+        stage = getattr(m, name)
+        assert all(not p.requires_grad for p in stage.parameters())
+        assert not any(isinstance(x, nn.BatchNorm2d) for x in stage.modules())
+        assert any(isinstance(x, FrozenBatchNorm2d) for x in stage.modules())
+    for name in ("res3", "res4", "res5"):
+        assert all(p.requires_grad for p in getattr(m, name).parameters())
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    out = m(torch.randn(2, 3, 64, 64))
+    sum(v.sum() for v in out.values()).backward()
+    assert all(p.grad is None for p in m.stem.parameters())
+    assert all(p.grad is None for p in m.res2.parameters())
+    assert all(p.grad is not None for p in m.res3.parameters())
+    after = m.state_dict()
+    # frozen stages keep their buffers in train mode; BN of trainable stages updates its stats
+    for k in before:
+        if k.startswith(("stem.", "res2.")):
+            assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(before["res3.0.conv.0.1.running_mean"], after["res3.0.conv.0.1.running_mean"])
+
+
+def test_freeze_at_zero_trains_all_and_frozenbn_has_no_trainable_norm():
+    m = MobileNetV2Backbone(norm="FrozenBN", freeze_at=0)
+    assert all(p.requires_grad for p in m.parameters())
+    assert not any(isinstance(x, nn.BatchNorm2d) for x in m.modules())
+
+
+@pytest.mark.parametrize("norm", ["GN", "SyncBN"])
+def test_other_norms(norm):
+    m = MobileNetV2Backbone(norm=norm, freeze_at=0)
+    kinds = {type(x).__name__ for x in m.modules()}
+    if norm == "GN":
+        assert "GroupNorm" in kinds and "BatchNorm2d" not in kinds
+        gn = [x for x in m.modules() if isinstance(x, nn.GroupNorm)]
+        assert {x.num_channels: x.num_groups for x in gn}[16] == 16  # gcd(32, 16)
+        out = m(torch.randn(1, 3, 32, 32))  # GN works in train mode with batch 1
+        assert out["res5"].shape == (1, 320, 1, 1)
+    else:
+        assert any("SyncBatchNorm" in k for k in kinds)
+
+
+def test_registry_builders_from_yacs():
+    for name in ("build_mobilenetv2_backbone", "build_mobilenetv2_fpn_backbone", "build_retinanet_mobilenetv2_fpn_backbone"):
+        assert name in BACKBONE_REGISTRY
+    cfg = _cfg()
+    cfg.MODEL.BACKBONE.NAME = "build_mobilenetv2_fpn_backbone"
+    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.OUT_CHANNELS = 32
+    fpn = build_backbone(cfg)
+    out = fpn(torch.randn(1, 3, 128, 128))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "p2": (1, 32, 32, 32), "p3": (1, 32, 16, 16), "p4": (1, 32, 8, 8), "p5": (1, 32, 4, 4), "p6": (1, 32, 2, 2)
+    }
+
+    cfg.MODEL.BACKBONE.NAME = "build_retinanet_mobilenetv2_fpn_backbone"
+    cfg.MODEL.MOBILENETV2.OUT_FEATURES = ["res3", "res4", "res5"]
+    cfg.MODEL.FPN.IN_FEATURES = ["res3", "res4", "res5"]
+    fpn = build_backbone(cfg)
+    assert fpn.size_divisibility == 32  # Detectron2's FPN: stride of the last input level
+    assert fpn.top_block.in_feature == "p5" and fpn.top_block.p6.in_channels == 32
+    out = fpn(torch.randn(1, 3, 128, 128))
+    assert {k: tuple(v.shape[-2:]) for k, v in out.items()} == {
+        "p3": (16, 16), "p4": (8, 8), "p5": (4, 4), "p6": (2, 2), "p7": (1, 1)
+    }
+
+    cfg.MODEL.BACKBONE.NAME = "build_mobilenetv2_backbone"
+    bb = build_backbone(cfg)
+    assert isinstance(bb, MobileNetV2Backbone) and bb._out_features == ["res3", "res4", "res5"]
+
+
+def test_yacs_defaults():
+    cfg = get_cfg()
+    add_mobilenetv2_config(cfg)
+    m = cfg.MODEL.MOBILENETV2
+    assert (m.WEIGHTS, m.NORM, m.FREEZE_AT, m.WIDTH_MULT) == ("", "FrozenBN", 2, 1.0)
+    assert "MOBILENETV2" not in get_cfg().MODEL  # the global default config is untouched
+
+
+def test_lazyconfig_instantiate():
+    cfg = L(FPN)(
+        bottom_up=L(MobileNetV2Backbone)(out_features=["res3", "res4", "res5"], weights=None, norm="BN"),
+        in_features=["res3", "res4", "res5"],
+        out_channels=16,
+        top_block=L(LastLevelP6P7)(in_channels=16, out_channels=16, in_feature="p5"),
+    )
+    fpn = instantiate(cfg)
+    out = fpn(torch.randn(1, 3, 128, 128))
+    assert sorted(out) == ["p3", "p4", "p5", "p6", "p7"] and out["p3"].shape[1] == 16
+    # gradients flow to the bottom-up network
+    sum(v.sum() for v in out.values()).backward()
+    assert fpn.bottom_up.res3[0].conv[0][0].weight.grad is not None
+
+
+def test_from_config_rejects_non_rgb_input():
+    with pytest.raises(ValueError, match="3 input channels"):
+        MobileNetV2Backbone(_cfg(), ShapeSpec(channels=1))
