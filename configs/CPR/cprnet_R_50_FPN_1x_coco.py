@@ -77,7 +77,7 @@ dataloader = dict(
     ),
 )
 
-optimizer = clip_gradients(optimizer, clip_value=10.0)
+optimizer = clip_gradients(optimizer, clip_value=10.0, clip_type="norm")  # "value" fails on the unused p4/p5 convs (no grad)
 optimizer.lr = 0.0025
 optimizer.weight_decay = 1e-4
 
