@@ -194,33 +194,41 @@ class ScoreAwareCOCOeval(COCOeval):
 
     Such pairs need no matching (every detection is unmatched, ignored only when its area is
     outside the range) yet are most of the ``evaluateImg`` calls on COCO-like data (a
-    detector spreads 100 detections over many categories). The shortcut returns the same
+    detector spreads 100 detections over many categories); ``computeIoU`` likewise returns
+    pycocotools' ``[]`` at once when either side is empty. The shortcut returns the same
     dict, with the same dtypes, that ``COCOeval.evaluateImg`` returns; every pair with GT
     goes through pycocotools' own greedy matcher unchanged.
     """
 
+    def computeIoU(self, imgId, catId):  # noqa: N802 (pycocotools' name)
+        # pycocotools returns [] (maskUtils.iou of an empty list) when either side is empty.
+        if self.params.useCats and (not self._gts.get((imgId, catId)) or not self._dts.get((imgId, catId))):
+            return []
+        return super().computeIoU(imgId, catId)
+
     def evaluateImg(self, imgId, catId, aRng, maxDet):  # noqa: N802 (pycocotools' name)
         p = self.params
-        if not p.useCats or len(self._gts[imgId, catId]) > 0:
+        if not p.useCats or self._gts.get((imgId, catId)):
             return super().evaluateImg(imgId, catId, aRng, maxDet)
-        dt = self._dts[imgId, catId]
-        if len(dt) == 0:
-            return None
         # The score-sorted top-maxDet list (mergesort, as pycocotools) does not depend on the
         # area range: compute it once per (image, category) for the A area ranges.
-        cache = self.__dict__.setdefault("_no_gt_cache", {})
         key = (imgId, catId, maxDet)
-        if key not in cache:
+        entry = self._no_gt_cache.get(key)
+        if entry is None:
+            dt = self._dts.get((imgId, catId))
+            if not dt:
+                return None
             dtind = np.argsort([-d["score"] for d in dt], kind="mergesort")
             dt = [dt[i] for i in dtind[0:maxDet]]
-            cache[key] = (
+            entry = self._no_gt_cache[key] = (
                 [d["id"] for d in dt],
                 [d["score"] for d in dt],
                 np.array([d["area"] for d in dt], dtype=np.float64),
             )
-        dt_ids, dt_scores, dt_area = cache[key]
+        dt_ids, dt_scores, dt_area = entry
         T, D = len(p.iouThrs), len(dt_ids)
-        out_of_range = (dt_area < aRng[0]) | (dt_area > aRng[1])
+        dt_ignore = np.empty((T, D), dtype=bool)
+        dt_ignore[:] = (dt_area < aRng[0]) | (dt_area > aRng[1])
         return {
             "image_id": imgId,
             "category_id": catId,
@@ -232,15 +240,15 @@ class ScoreAwareCOCOeval(COCOeval):
             "gtMatches": np.zeros((T, 0)),
             "dtScores": dt_scores,
             "gtIgnore": np.array([]),
-            "dtIgnore": np.repeat(out_of_range.reshape(1, D), T, 0),
+            "dtIgnore": dt_ignore,
         }
 
     def evaluate(self):
-        self.__dict__.pop("_no_gt_cache", None)
+        self._no_gt_cache = {}
         try:
             super().evaluate()
         finally:
-            self.__dict__.pop("_no_gt_cache", None)
+            self._no_gt_cache = {}
 
 
 def run_score_aware_cocoeval(
