@@ -299,7 +299,8 @@ class RefinePointsHook(HookBase):
     """After training, refine the training point file with the trained CPRNet and write it.
 
     The refined file goes to ``os.path.join(output_dir, output_name)`` (default
-    ``<stem>_cpr_refined.json``). Runs on the main process only; others wait.
+    ``<stem>_cpr_refined.json``). Runs on the main process only; others wait. Nothing is written
+    when training stopped before ``max_iter`` (e.g. on an exception).
 
     LazyConfig use (``tools/train_net.py`` registers the hooks it finds in the config)::
 
@@ -358,6 +359,11 @@ class RefinePointsHook(HookBase):
         return self.input_json, self.image_root
 
     def after_train(self):
+        max_iter = getattr(self.trainer, "max_iter", None)
+        if max_iter is not None and self.trainer.iter + 1 < max_iter:
+            # like EvalHook: after_train also runs when training failed; refine only a finished model
+            logger.warning("RefinePointsHook: training did not finish, no refined file is written")
+            return
         input_json, image_root = self._resolve()
         name = self.output_name or os.path.splitext(os.path.basename(input_json))[0] + "_cpr_refined.json"
         self.output_path = os.path.join(self.output_dir, name)

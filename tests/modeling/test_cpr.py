@@ -410,12 +410,16 @@ def test_refine_points_tool_and_hook(tmp_path):
                  "--image-root", root, "--output", str(out)]) == 1
 
     class _Trainer:
-        iter = 7
+        iter = 6
+        max_iter = 8
 
     hook = RefinePointsHook(input_json=src, image_root=root, output_dir=str(tmp_path / "hook"),
                             augmentations=[], image_format="RGB")
     hook.trainer = _Trainer()
     hook.trainer.model = model.train()
+    hook.after_train()  # iteration 6 of 8: training did not finish, nothing written
+    assert hook.output_path is None
+    hook.trainer.iter = 7
     hook.after_train()
     assert model.training  # mode restored
     h = json.loads(open(hook.output_path).read())
