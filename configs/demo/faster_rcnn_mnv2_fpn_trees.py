@@ -1,7 +1,8 @@
 """Demo: Faster R-CNN with an ImageNet MobileNetV2-FPN on the embedded aerial-tree tiles.
 
 The second demo detector, same data and SHORT schedule as ``retinanet_mnv2_fpn_trees.py``
-(300 iterations of 4 tiles, SGD lr 0.01, clipping 10, 100 warm-up iterations): a demo, not a
+(300 iterations of 4 tiles, SGD lr 0.01, per-parameter gradient-norm clipping at 1, 100
+warm-up iterations): a demo, not a
 result. Trained on ``pointdet_trees_train``, evaluated on ``pointdet_trees_val`` (COCO box AP,
 maxDets 300).
 
@@ -40,7 +41,7 @@ model.roi_heads.box_predictor.test_topk_per_image = 300
 
 dataloader.train.total_batch_size = 4
 
-optimizer = clip_gradients(optimizer, clip_value=10.0, clip_type="value")
+optimizer = clip_gradients(optimizer, clip_value=1.0, clip_type="norm")
 optimizer.lr = 0.01
 
 train.max_iter = 300
