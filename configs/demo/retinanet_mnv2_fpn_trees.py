@@ -17,7 +17,7 @@ this config trained stably, 300 iterations in 11 min 45 s (2.4 s/iteration; 12 m
 wall time including start-up and evaluation), val AP 0.6 / AP50 2.8 -- a demo of the
 pipeline, not a usable detector. With clipping by value at 10 instead, lr 0.01 diverged
 (classification loss ~1e16) between iterations 100 and 160 in two of three runs, hence the
-norm clipping. Expect roughly half the time on an idle machine. On a busy machine pass
+norm clipping. Not measured on an idle machine. On a busy machine pass
 ``--num-threads 1``: with PyTorch's default 2 threads a step took 14 s instead of 2 s under
 the same load.
 
