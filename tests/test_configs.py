@@ -164,6 +164,24 @@ def test_clip_gradients(clip_type, expected_grad, tmp_path):
     assert (-layer.weight[0]).tolist() == pytest.approx(expected_grad, abs=1e-5)
 
 
+@pytest.mark.parametrize("clip_type", ["value", "norm"])
+def test_clip_gradients_with_an_unused_parameter(clip_type):
+    from configs.common.optim import clip_gradients
+
+    optim_cfg = LazyConfig.load(os.path.join(CONFIG_DIR, "common", "optim.py")).SGD
+    optim_cfg = clip_gradients(optim_cfg, clip_value=1.0, clip_type=clip_type)
+    optim_cfg.momentum, optim_cfg.weight_decay, optim_cfg.lr = 0.0, 0.0, 1.0
+    model = torch.nn.ModuleDict({"used": torch.nn.Linear(2, 1, bias=False), "unused": torch.nn.Linear(2, 1)})
+    with torch.no_grad():
+        model["used"].weight.zero_()
+    optim_cfg.params.model = model
+    opt = instantiate(optim_cfg)
+    model["used"].weight.grad = torch.tensor([[3.0, 4.0]])  # the other parameters: grad None
+    opt.step()
+    expected = [1.0, 1.0] if clip_type == "value" else [0.6, 0.8]  # (3, 4) / ||(3, 4)|| = 5
+    assert (-model["used"].weight[0]).tolist() == pytest.approx(expected, abs=1e-5)
+
+
 def test_clip_gradients_rejects_bad_type():
     from configs.common.optim import SGD, clip_gradients
 

@@ -54,7 +54,7 @@ def clip_gradients(optimizer, clip_value=10.0, clip_type="value", norm_type=2.0)
         clip_value (float): the clipping threshold (maximum absolute value for "value",
             maximum norm for "norm").
         clip_type (str): "value" (``clip_grad_value_``) or "norm" (``clip_grad_norm_``),
-            applied to each parameter separately as Detectron2's SOLVER.CLIP_GRADIENTS.
+            as Detectron2's SOLVER.CLIP_GRADIENTS (norm: each parameter's gradient separately).
         norm_type (float): the p of the p-norm for "norm".
 
     The result stays a plain, serializable LazyConfig (every target is an importable name).
@@ -67,14 +67,18 @@ def clip_gradients(optimizer, clip_value=10.0, clip_type="value", norm_type=2.0)
     base = opt._target_
     if not isinstance(base, str):
         base = _convert_target_to_string(base)
-    opt._target_ = L(_generate_optimizer_class_with_gradient_clipping)(
-        optimizer=L(locate)(name=base),
-        per_param_clipper=L(_create_gradient_clipper)(
-            cfg=L(CfgNode)(
-                init_dict=L("builtins.dict")(
-                    CLIP_TYPE=clip_type, CLIP_VALUE=float(clip_value), NORM_TYPE=float(norm_type)
-                )
+    clipper = L(_create_gradient_clipper)(
+        cfg=L(CfgNode)(
+            init_dict=L("builtins.dict")(
+                CLIP_TYPE=clip_type, CLIP_VALUE=float(clip_value), NORM_TYPE=float(norm_type)
             )
-        ),
+        )
+    )
+    # Element-wise value clipping is the same per parameter or over all of them; it is given
+    # all parameters at once because torch's clip_grad_value_ fails on a single parameter
+    # without a gradient (an unused parameter). Norm clipping stays per parameter (Detectron2).
+    slot = "global_clipper" if clip_type == "value" else "per_param_clipper"
+    opt._target_ = L(_generate_optimizer_class_with_gradient_clipping)(
+        optimizer=L(locate)(name=base), **{slot: clipper}
     )
     return opt
