@@ -10,6 +10,7 @@
 """
 import glob
 import os
+import re
 
 import pytest
 import torch
@@ -85,8 +86,12 @@ def test_experiment_config_builds_dataloaders(path):
     for split in ("train", "test"):
         try:
             loader = instantiate(cfg.dataloader[split])
-        except FileNotFoundError as e:  # dataset files not prepared on this machine
-            pytest.skip(f"{_rel(path)}: dataloader.{split} needs a missing file: {e}")
+        except FileNotFoundError as e:
+            # COCO (user-provided) or a file an earlier pipeline step writes (e.g. refined
+            # points) is absent on this machine: the error must name that file.
+            msg = str(e)
+            assert re.search(r"(datasets/coco/|output/)\S+\.json", msg), f"{_rel(path)}: unclear error: {msg}"
+            continue
         assert loader is not None
     if cfg.dataloader.get("evaluator") is not None:
         instantiate(cfg.dataloader.evaluator)

@@ -8,12 +8,13 @@ outputs already exist is skipped, so an interrupted demo resumes where it stoppe
 runs in minutes on a CPU; they show that the chain works, not the methods' final accuracy
 (see projects/<Paper>/README.md for the longer, result-producing commands).
 
-Stages:
+Stages (default: cpr):
   detector  a box-supervised RetinaNet (MobileNetV2-FPN) on the aerial-tree tiles: the
             Detectron2 baseline every weakly supervised method is compared with
   cpr       coarse points -> CPRNet -> refined points -> P2PNet -> point mAP (CPR paper)
 """
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -59,27 +60,52 @@ def stage_cpr(args):
     out = os.path.join(args.output_dir, "cpr")
     refined = os.path.join(out, "trees_train_refined_points.json")
     py = sys.executable
+    threads = [f"--num-threads={args.num_threads}"] if args.num_threads else []
     _run([py, "tools/make_weak_annotations.py", "coarse-points", "--input", full, "--seed", "0"], [coarse], args.force)
+    # CPRNet; its RefinePointsHook writes the refined file (and prints RSV) at the end of training
     _run(
-        [py, "tools/train_net.py", "--config-file", "configs/CPR/cprnet_mnv2_fpn_trees.py",
-         f"train.output_dir={out}/cprnet"],
-        [f"{out}/cprnet/model_final.pth"],
-        args.force,
-    )
-    _run(
-        [py, "tools/refine_points.py", "--config-file", "configs/CPR/cprnet_mnv2_fpn_trees.py",
-         "--weights", f"{out}/cprnet/model_final.pth", "--input", coarse, "--output", refined,
-         "--vis-dir", f"{out}/refine_vis"],
+        [py, "tools/train_net.py", *threads, "--config-file", "configs/CPR/cprnet_mnv2_fpn_trees.py",
+         f"train.output_dir={out}/cprnet", f"train.max_iter={args.cpr_iters}",
+         f"train.checkpointer.period={args.cpr_iters}", f"hooks.refine_points.output_dir={out}"],
         [refined],
         args.force,
     )
-    for name, cfg in (("coarse", "p2pnet_mnv2_fpn_trees_coarse"), ("refined", "p2pnet_mnv2_fpn_trees_refined")):
+    for name, points in (("coarse", coarse), ("refined", refined)):  # RSV + CPR Fig. 6 heat-maps
         _run(
-            [py, "tools/train_net.py", "--config-file", f"configs/CPR/{cfg}.py",
-             f"train.output_dir={out}/p2pnet_{name}"],
-            [f"{out}/p2pnet_{name}/model_final.pth"],
+            [py, "tools/evaluate_annotations.py", "rsv", points, full,
+             "--heatmap", f"{out}/{name}_relative_positions.png"],
+            [f"{out}/{name}_relative_positions.png"],
             args.force,
         )
+    for name, cfg, extra in (
+        ("coarse", "p2pnet_mnv2_fpn_trees_coarse", []),
+        ("refined", "p2pnet_mnv2_fpn_trees_refined", [f"dataloader.train.dataset.json_file={refined}"]),
+    ):
+        _run(
+            [py, "tools/train_net.py", *threads, "--config-file", f"configs/CPR/{cfg}.py",
+             f"train.output_dir={out}/p2pnet_{name}", f"train.max_iter={args.p2p_iters}",
+             f"train.eval_period={args.p2p_iters}", f"train.checkpointer.period={args.p2p_iters}", *extra],
+            [f"{out}/p2pnet_{name}/point_ap_metrics.json"],
+            args.force,
+        )
+    _summarize_cpr(out, refined)
+
+
+def _summarize_cpr(out, refined):
+    """Print RSV before/after refinement and the two P2PNets' point mAP side by side."""
+    with open(refined) as f:
+        stats = json.load(f)["info"]["statistics"]
+    rows = []
+    for name in ("coarse", "refined"):
+        with open(f"{out}/p2pnet_{name}/point_ap_metrics.json") as f:
+            m = json.load(f)["metrics"]
+        rows.append((name, m["AP@0.5"], m["AP@1.0"], m["AP@2.0"]))
+    print("\n[demo] CPR on the tree tiles (val: pointdet_trees_val)")
+    print(f"[demo] RSV of the training points: coarse {stats['rsv_before']:.4f} -> refined {stats['rsv_after']:.4f}")
+    print("[demo] | P2PNet trained on | mAP@0.5 | mAP@1.0 | mAP@2.0 |")
+    print("[demo] |---|---|---|---|")
+    for name, a, b, c in rows:
+        print(f"[demo] | {name} points | {a:.2f} | {b:.2f} | {c:.2f} |")
 
 
 STAGES = {"detector": stage_detector, "cpr": stage_cpr}
@@ -87,9 +113,12 @@ STAGES = {"detector": stage_detector, "cpr": stage_cpr}
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stages", default="detector,cpr", help="comma-separated, from: " + ", ".join(STAGES))
+    parser.add_argument("--stages", default="cpr", help="comma-separated, from: " + ", ".join(STAGES))
     parser.add_argument("--output-dir", default="output/demo")
     parser.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
+    parser.add_argument("--cpr-iters", type=int, default=200, help="CPRNet iterations (config: 300)")
+    parser.add_argument("--p2p-iters", type=int, default=150, help="P2PNet iterations (config: 1000)")
+    parser.add_argument("--num-threads", type=int, default=0, help="torch threads per process (0: default)")
     args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
