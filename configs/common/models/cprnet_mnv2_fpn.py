@@ -14,20 +14,13 @@ refinement switches (``use_mil_loss``, ``use_annotation_loss``, ``use_negative_l
 ``model.backbone.bottom_up.weights`` holds the ImageNet checkpoint path (None: random init).
 """
 from detectron2.config import LazyCall as L
-from detectron2.modeling.backbone import FPN
 
 from pointdet.modeling.cpr import CPRHead, CPRNet
 
-from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2
+from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2_fpn_gn_p3
 
 model = L(CPRNet)(
-    backbone=L(FPN)(
-        bottom_up=mobilenetv2(out_features=("res3", "res4", "res5")),
-        in_features=["res3", "res4", "res5"],
-        out_channels=256,
-        norm="GN",
-        top_block=None,
-    ),
+    backbone=mobilenetv2_fpn_gn_p3(out_channels=256),
     head=L(CPRHead)(
         in_channels="${..backbone.out_channels}",
         num_classes="${..num_classes}",

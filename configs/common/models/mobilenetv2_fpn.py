@@ -9,6 +9,7 @@ use them and ``input_format="RGB"``.
 
 * ``mobilenetv2_fpn_p3p7(...)``: RetinaNet/FCOS-style FPN, P3-P5 from res3..res5 plus P6/P7
   computed from P5 (Detectron2's ``LastLevelP6P7(in_feature="p5")``).
+* ``mobilenetv2_fpn_gn_p3(...)``: the single-level point models' FPN (GN, P3 read).
 * ``mobilenetv2_fpn_p2p6(...)``: Faster/Mask R-CNN-style FPN, P2-P5 from res2..res5 plus P6
   by max-pooling P5.
 
@@ -64,6 +65,21 @@ def mobilenetv2_fpn_p2p6(out_channels=256, **bottom_up_kwargs):
         in_features=["res2", "res3", "res4", "res5"],
         out_channels=out_channels,
         top_block=L(LastLevelMaxPool)(),
+    )
+
+
+def mobilenetv2_fpn_gn_p3(out_channels=256, **bottom_up_kwargs):
+    """LazyCall config of the point models' FPN: GN, P3-P5 from res3..res5, no extra level.
+
+    CPRNet and P2PNet read one level (``in_feature``, P3 by default), which still receives the
+    full top-down path (the reference FPN's ``start_level=1, num_outs=1``).
+    """
+    return L(FPN)(
+        bottom_up=mobilenetv2(out_features=("res3", "res4", "res5"), **bottom_up_kwargs),
+        in_features=["res3", "res4", "res5"],
+        out_channels=out_channels,
+        norm="GN",
+        top_block=None,
     )
 
 

@@ -16,20 +16,13 @@ objects; ``model.head.num_convs = 3`` with ``"p4"`` for DOTA; ``model.anchor_off
 """
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
-from detectron2.modeling.backbone import FPN
 
 from pointdet.modeling.p2pnet import P2PHead, P2PNet
 
-from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2
+from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2_fpn_gn_p3
 
 model = L(P2PNet)(
-    backbone=L(FPN)(
-        bottom_up=mobilenetv2(out_features=("res3", "res4", "res5")),
-        in_features=["res3", "res4", "res5"],
-        out_channels=256,
-        norm="GN",
-        top_block=None,
-    ),
+    backbone=mobilenetv2_fpn_gn_p3(out_channels=256),
     head=L(P2PHead)(
         input_shape=L(ShapeSpec)(channels="${...backbone.out_channels}"),
         num_classes="${..num_classes}",
