@@ -33,7 +33,19 @@ if [ ! -x "$venv/bin/python" ]; then
   fi
 fi
 vpy="$venv/bin/python"
-pipi() { "$vpy" -m pip install --disable-pip-version-check -q "$@"; }
+# pip install, quiet; this machine's extra local indexes make pip warn about every missing
+# folder, which hides real messages: drop those lines, print everything on failure
+pipi() {
+  local log
+  log="$(mktemp)"
+  if ! "$vpy" -m pip install --disable-pip-version-check -q "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  grep -v "is ignored: it is neither a file nor a directory" "$log" || true
+  rm -f "$log"
+}
 
 echo "[pointdet] installing build tools"
 pipi "pip>=23" "setuptools<81" wheel

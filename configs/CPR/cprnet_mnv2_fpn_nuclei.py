@@ -1,0 +1,28 @@
+"""CPRNet on the nuclei demo's coarse points, then point refinement.
+
+Nuclei are compact blobs on a dark background: the setting where CPR's class score can
+separate an object's centre from its surroundings (on the dense tree canopy every bag point
+looks like "tree"; see projects/CPR/README.md). Same model and schedule as
+``cprnet_mnv2_fpn_trees.py`` except: train on ``pointdet_nuclei_train_coarse_points_s0``
+(3 tiles, upsampled x2 to 512 px), bag radius R = 2 cells (16 px; nuclei are 10-40 px wide
+at that scale)::
+
+  python tools/make_weak_annotations.py coarse-points --seed 0 \\
+      --input datasets/pointdet_demo/nuclei/annotations/nuclei_train.json
+  python tools/train_net.py --config-file configs/CPR/cprnet_mnv2_fpn_nuclei.py
+"""
+from .cprnet_mnv2_fpn_trees import dataloader, hooks, lr_multiplier, model, optimizer, train
+from ..common.data.demo_nuclei import dataloader_points, test_augmentations
+
+TRAIN = "pointdet_nuclei_train_coarse_points_s0"
+
+dataloader.train = dataloader_points.train
+dataloader.train.dataset.filter_empty = False
+dataloader.test.dataset.names = TRAIN
+dataloader.test.mapper.augmentations = test_augmentations
+model.bag_radius = 2
+hooks.refine_points.dataset_name = TRAIN
+hooks.refine_points.output_dir = "output/cpr_nuclei"
+hooks.refine_points.output_name = "nuclei_train_refined_points.json"
+hooks.refine_points.augmentations = test_augmentations
+train.output_dir = "./output/cpr_nuclei/cprnet_mnv2_fpn_nuclei"
