@@ -11,7 +11,10 @@ runs in minutes on a CPU; they show that the chain works, not the methods' final
 Stages (default: cpr):
   detector  a box-supervised RetinaNet (MobileNetV2-FPN) on the aerial-tree tiles: the
             Detectron2 baseline every weakly supervised method is compared with
-  cpr       coarse points -> CPRNet -> refined points -> P2PNet -> point mAP (CPR paper)
+  cpr       coarse points -> CPRNet -> refined points -> P2PNet -> point mAP (CPR paper), on
+            the nuclei (compact objects on a dark background, where refinement helps)
+  cpr_trees the same on the dense aerial tree canopy (where it does not: see
+            projects/CPR/README.md)
 """
 import argparse
 import json
@@ -51,20 +54,21 @@ def stage_detector(args):
     )
 
 
-def stage_cpr(args):
+def stage_cpr(args, data="nuclei"):
+    """CPR on one demo split: ``data`` is "nuclei" or "trees" (configs ``configs/CPR/*_{data}*.py``)."""
     from pointdet.data.demo import demo_root
 
-    ann_dir = os.path.join(demo_root(), "trees", "annotations")
-    full = os.path.join(ann_dir, "trees_train.json")
-    coarse = os.path.join(ann_dir, "trees_train_coarse_points_s0.json")
-    out = os.path.join(args.output_dir, "cpr")
-    refined = os.path.join(out, "trees_train_refined_points.json")
+    ann_dir = os.path.join(demo_root(), data, "annotations")
+    full = os.path.join(ann_dir, f"{data}_train.json")
+    coarse = os.path.join(ann_dir, f"{data}_train_coarse_points_s0.json")
+    out = os.path.join(args.output_dir, f"cpr_{data}")
+    refined = os.path.join(out, f"{data}_train_refined_points.json")
     py = sys.executable
     threads = [f"--num-threads={args.num_threads}"] if args.num_threads else []
     _run([py, "tools/make_weak_annotations.py", "coarse-points", "--input", full, "--seed", "0"], [coarse], args.force)
     # CPRNet; its RefinePointsHook writes the refined file (and prints RSV) at the end of training
     _run(
-        [py, "tools/train_net.py", *threads, "--config-file", "configs/CPR/cprnet_mnv2_fpn_trees.py",
+        [py, "tools/train_net.py", *threads, "--config-file", f"configs/CPR/cprnet_mnv2_fpn_{data}.py",
          f"train.output_dir={out}/cprnet", f"train.max_iter={args.cpr_iters}",
          f"train.checkpointer.period={args.cpr_iters}", f"hooks.refine_points.output_dir={out}"],
         [refined],
@@ -78,8 +82,8 @@ def stage_cpr(args):
             args.force,
         )
     for name, cfg, extra in (
-        ("coarse", "p2pnet_mnv2_fpn_trees_coarse", []),
-        ("refined", "p2pnet_mnv2_fpn_trees_refined", [f"dataloader.train.dataset.json_file={refined}"]),
+        ("coarse", f"p2pnet_mnv2_fpn_{data}_coarse", []),
+        ("refined", f"p2pnet_mnv2_fpn_{data}_refined", [f"dataloader.train.dataset.json_file={refined}"]),
     ):
         _run(
             [py, "tools/train_net.py", *threads, "--config-file", f"configs/CPR/{cfg}.py",
@@ -88,10 +92,10 @@ def stage_cpr(args):
             [f"{out}/p2pnet_{name}/point_ap_metrics.json"],
             args.force,
         )
-    _summarize_cpr(out, refined)
+    _summarize_cpr(out, refined, data)
 
 
-def _summarize_cpr(out, refined):
+def _summarize_cpr(out, refined, data):
     """Print RSV before/after refinement and the two P2PNets' point mAP side by side."""
     with open(refined) as f:
         stats = json.load(f)["info"]["statistics"]
@@ -100,7 +104,7 @@ def _summarize_cpr(out, refined):
         with open(f"{out}/p2pnet_{name}/point_ap_metrics.json") as f:
             m = json.load(f)["metrics"]
         rows.append((name, m["AP@0.5"], m["AP@1.0"], m["AP@2.0"]))
-    print("\n[demo] CPR on the tree tiles (val: pointdet_trees_val)")
+    print(f"\n[demo] CPR on the {data} demo (point mAP on pointdet_{data}_val)")
     print(f"[demo] RSV of the training points: coarse {stats['rsv_before']:.4f} -> refined {stats['rsv_after']:.4f}")
     print("[demo] | P2PNet trained on | mAP@0.5 | mAP@1.0 | mAP@2.0 |")
     print("[demo] |---|---|---|---|")
@@ -108,7 +112,11 @@ def _summarize_cpr(out, refined):
         print(f"[demo] | {name} points | {a:.2f} | {b:.2f} | {c:.2f} |")
 
 
-STAGES = {"detector": stage_detector, "cpr": stage_cpr}
+STAGES = {
+    "cpr": stage_cpr,
+    "cpr_trees": lambda args: stage_cpr(args, "trees"),
+    "detector": stage_detector,
+}
 
 
 def main(argv=None):
