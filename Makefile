@@ -10,8 +10,16 @@ export DETECTRON2_DATASETS ?= $(CURDIR)/datasets
 env:
 	@bash tools/install/bootstrap_env.sh
 
+DEMO := $(DETECTRON2_DATASETS)/pointdet_demo
+
+# the demo data, ImageNet weights and the demo splits' seeded coarse points (all cached)
 data: env
 	@$(PY) tools/prepare_demo_data.py
+	@for s in trees nuclei; do \
+	  f=$(DEMO)/$$s/annotations/$${s}_train_coarse_points_s0.json; \
+	  [ -f $$f ] || $(PY) tools/make_weak_annotations.py coarse-points --seed 0 \
+	    --input $(DEMO)/$$s/annotations/$${s}_train.json --output $$f; \
+	done
 
 demo: data
 	@$(PY) tools/run_demo.py
