@@ -13,12 +13,12 @@ tools/refine_points.py does the same from a checkpoint.
 from detectron2.config import LazyCall as L
 from detectron2.data import build_detection_test_loader, build_detection_train_loader, get_detection_dataset_dicts
 from detectron2.data import transforms as T
-from detectron2.modeling.backbone import FPN, BasicStem, ResNet
 
 from pointdet.data.dataset_mapper import PointDatasetMapper
 from pointdet.engine.refinement import RefinePointsHook
-from pointdet.modeling.cpr import CPRHead, CPRNet
 
+from ..common.models.cprnet_mnv2_fpn import model  # the paper's defaults; backbone swapped below
+from ..common.models.resnet_fpn import BGR_PIXEL_MEAN, BGR_PIXEL_STD, resnet_fpn_gn_p3
 from ..common.optim import SGD as optimizer
 from ..common.optim import clip_gradients
 from ..common.schedules import multistep_with_warmup
@@ -26,31 +26,10 @@ from ..common.train import train
 
 DATASET = "coco_2017_train_coarse_points_s0"
 
-model = L(CPRNet)(
-    backbone=L(FPN)(
-        bottom_up=L(ResNet)(
-            stem=L(BasicStem)(in_channels=3, out_channels=64, norm="FrozenBN"),
-            stages=L(ResNet.make_default_stages)(depth=50, stride_in_1x1=True, norm="FrozenBN"),
-            out_features=["res3", "res4", "res5"],
-            freeze_at=2,  # reference frozen_stages=1: stem and res2
-        ),
-        in_features=["res3", "res4", "res5"],  # P3 with the full top-down path (reference num_outs=1)
-        out_channels=256,
-        norm="GN",
-        top_block=None,
-    ),
-    head=L(CPRHead)(
-        in_channels=256, num_classes="${..num_classes}", conv_dims=256, num_convs=4, norm="GN", num_groups=32,
-        prior_prob=0.01,
-    ),
-    num_classes=80,
-    in_feature="p3",
-    bag_radius=8,
-    circle_density=8,
-    pixel_mean=[103.530, 116.280, 123.675],
-    pixel_std=[1.0, 1.0, 1.0],
-    input_format="BGR",
-)
+model.backbone = resnet_fpn_gn_p3(depth=50)
+model.pixel_mean = BGR_PIXEL_MEAN
+model.pixel_std = BGR_PIXEL_STD
+model.input_format = "BGR"
 
 _resize = L(T.ResizeShortestEdge)(short_edge_length=400, max_size=667)  # "coco400"
 

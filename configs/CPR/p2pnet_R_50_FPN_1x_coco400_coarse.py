@@ -18,62 +18,22 @@ import torch
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.data import build_detection_test_loader, build_detection_train_loader, get_detection_dataset_dicts
-from detectron2.layers import ShapeSpec
-from detectron2.modeling.backbone import FPN, BasicStem, ResNet
 from detectron2.solver.build import get_default_optimizer_params
 from omegaconf import OmegaConf
 
 from pointdet.data.dataset_mapper import PointDatasetMapper
 from pointdet.evaluation.point_ap import PointAPEvaluator
-from pointdet.modeling.p2pnet import P2PHead, P2PNet
 
+from ..common.models.p2pnet_mnv2_fpn import model
+from ..common.models.resnet_fpn import BGR_PIXEL_MEAN, BGR_PIXEL_STD, resnet_fpn_gn_p3
 from ..common.optim import clip_gradients
 from ..common.schedules import multistep_with_warmup
 from ..common.train import train
 
-model = L(P2PNet)(
-    backbone=L(FPN)(
-        bottom_up=L(ResNet)(
-            stem=L(BasicStem)(in_channels=3, out_channels=64, norm="FrozenBN"),
-            stages=L(ResNet.make_default_stages)(depth=50, stride_in_1x1=True, norm="FrozenBN"),
-            out_features=["res3", "res4", "res5"],
-            freeze_at=2,  # reference frozen_stages=1: stem and res2
-        ),
-        # reference FPN start_level=1, num_outs=1: P3 with the full top-down path
-        in_features=["res3", "res4", "res5"],
-        out_channels=256,
-        norm="GN",
-        top_block=None,
-    ),
-    head=L(P2PHead)(
-        input_shape=ShapeSpec(channels=256, stride=8),
-        num_classes="${..num_classes}",
-        num_anchor_points=1,
-        num_convs=4,
-        conv_dims=256,
-        norm="GN",
-        prior_prob=0.01,
-    ),
-    num_classes=80,
-    in_feature="p3",
-    anchor_offsets=[[0.5, 0.5]],
-    match_topk=5,
-    match_cls_weight=2.0,
-    match_dist_weight=0.1,
-    focal_loss_alpha=0.25,
-    focal_loss_gamma=2.0,
-    cls_loss_weight=1.0,
-    smooth_l1_beta=1.0 / 9.0,
-    reg_loss_weight=0.5,
-    test_topk_candidates=1000,
-    test_score_thresh=0.05,
-    test_nms_box_size=32,
-    test_nms_thresh=0.01,
-    max_detections_per_image=100,
-    pixel_mean=[103.530, 116.280, 123.675],
-    pixel_std=[1.0, 1.0, 1.0],
-    input_format="BGR",
-)
+model.backbone = resnet_fpn_gn_p3(depth=50)  # paper defaults from the common model
+model.pixel_mean = BGR_PIXEL_MEAN
+model.pixel_std = BGR_PIXEL_STD
+model.input_format = "BGR"
 
 # ---- data: coco400
 dataloader = OmegaConf.create()
