@@ -26,3 +26,6 @@ def resnet_fpn_gn_p3(depth=50, out_channels=256):
         norm="GN",
         top_block=None,
     )
+
+
+backbone = resnet_fpn_gn_p3(depth=50)
