@@ -13,20 +13,17 @@ dataset (see p2pnet_mnv2_fpn_trees_refined.py for registering a file on the fly)
 Differences: Detectron2's gradient clipping is per parameter (mmcv clips the global norm);
 the ImageNet weights are Detectron2's MSRA (caffe-style) R-50 instead of torchvision's.
 """
-import torch
-
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.data import build_detection_test_loader, build_detection_train_loader, get_detection_dataset_dicts
-from detectron2.solver.build import get_default_optimizer_params
 from omegaconf import OmegaConf
 
 from pointdet.data.dataset_mapper import PointDatasetMapper
-from pointdet.evaluation.point_ap import PointAPEvaluator
 
 from ..common.models.p2pnet_mnv2_fpn import model
 from ..common.models.resnet_fpn import BGR_PIXEL_MEAN, BGR_PIXEL_STD, resnet_fpn_gn_p3
-from ..common.optim import clip_gradients
+from ..common.evaluation import point_ap_evaluator
+from ..common.optim import Adam, clip_gradients
 from ..common.schedules import multistep_with_warmup
 from ..common.train import train
 
@@ -60,21 +57,11 @@ dataloader.test = L(build_detection_test_loader)(
     ),
     num_workers=4,
 )
-dataloader.evaluator = L(PointAPEvaluator)(
-    dataset_name="${..test.dataset.names}",
-    output_dir="${train.output_dir}",
-    taus=(0.5, 1.0, 2.0),
-    max_dets=(100,),
-    area_ranges="coco",
-)
+dataloader.evaluator = point_ap_evaluator(max_dets=100)
 
 # ---- optimisation: Adam 1e-4, clip 35, 12 epochs of 118k images at batch 64
 optimizer = clip_gradients(
-    L(torch.optim.Adam)(
-        params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-        lr=1e-4,
-        weight_decay=1e-4,
-    ),
+    Adam,
     clip_value=35.0,
     clip_type="norm",
 )

@@ -16,16 +16,12 @@ more) are not suppressed.
 
   python tools/train_net.py --config-file configs/CPR/p2pnet_mnv2_fpn_trees_coarse.py
 """
-import torch
 
-from detectron2.config import LazyCall as L
-from detectron2.solver.build import get_default_optimizer_params
-
-from pointdet.evaluation.point_ap import PointAPEvaluator
 
 from ..common.data.demo_trees import dataloader_points as dataloader
 from ..common.models.p2pnet_mnv2_fpn import model
-from ..common.optim import clip_gradients
+from ..common.evaluation import point_ap_evaluator
+from ..common.optim import Adam, clip_gradients
 from ..common.schedules import multistep_with_warmup
 from ..common.train import train
 
@@ -37,20 +33,10 @@ model.max_detections_per_image = 300
 model.test_nms_box_size = 16
 model.test_nms_thresh = 0.01
 
-dataloader.evaluator = L(PointAPEvaluator)(
-    dataset_name="${..test.dataset.names}",
-    output_dir="${train.output_dir}",
-    taus=(0.5, 1.0, 2.0),
-    max_dets=(300,),
-    area_ranges="coco",
-)
+dataloader.evaluator = point_ap_evaluator(max_dets=300)
 
 optimizer = clip_gradients(
-    L(torch.optim.Adam)(
-        params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-        lr=1e-4,
-        weight_decay=1e-4,
-    ),
+    Adam,
     clip_value=35.0,
     clip_type="norm",
 )

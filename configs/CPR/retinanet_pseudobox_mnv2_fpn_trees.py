@@ -12,12 +12,11 @@ warm-up iterations (ARCHITECTURE "Compute budget"), 1,000 iterations of 4 tiles.
 
   python tools/train_net.py --config-file configs/CPR/retinanet_pseudobox_mnv2_fpn_trees.py
 """
-from detectron2.config import LazyCall as L
 
-from pointdet.evaluation.point_ap import PointAPEvaluator
 
 from ..common.data.demo_trees import dataloader_points as dataloader
 from ..common.models.retinanet_mnv2_fpn import model, slim_head
+from ..common.evaluation import point_ap_evaluator
 from ..common.optim import SGD, clip_gradients
 from ..common.schedules import multistep_with_warmup
 from ..common.train import train
@@ -25,13 +24,7 @@ from ..common.train import train
 PSEUDO_BOX_SIZE = 16
 
 dataloader.train.mapper.pseudo_box_size = PSEUDO_BOX_SIZE
-dataloader.evaluator = L(PointAPEvaluator)(
-    dataset_name="${..test.dataset.names}",
-    output_dir="${train.output_dir}",
-    taus=(0.5, 1.0, 2.0),
-    max_dets=(300,),
-    area_ranges="coco",
-)
+dataloader.evaluator = point_ap_evaluator(max_dets=300)
 
 model.num_classes = 1
 slim_head(model, channels=128, num_convs=2)

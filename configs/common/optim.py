@@ -33,6 +33,13 @@ SGD = L(torch.optim.SGD)(
     weight_decay=1e-4,
 )
 
+# P2PNet's optimizer (CPR reference: Adam lr 1e-4); weight decay 1e-4 is ours (spec gives none)
+Adam = L(torch.optim.Adam)(
+    params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
+    lr=1e-4,
+    weight_decay=1e-4,
+)
+
 
 AdamW = L(torch.optim.AdamW)(
     params=L(get_default_optimizer_params)(
