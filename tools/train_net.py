@@ -55,6 +55,7 @@ from detectron2.evaluation import (  # noqa: E402
     print_csv_format,
 )
 from detectron2.utils import comm  # noqa: E402
+from detectron2.utils.logger import setup_logger  # noqa: E402
 
 __all__ = ["build_evaluator", "build_extra_hooks", "do_test", "do_train", "main", "get_parser", "resolve_device"]
 
@@ -212,6 +213,9 @@ def main(args):
     cfg = LazyConfig.load(args.config_file)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
     default_setup(cfg, args)
+    # default_setup configures the "detectron2" and "fvcore" loggers; pointdet's hooks and
+    # evaluators log under "pointdet" (e.g. RefinePointsHook's RSV before/after)
+    setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="pointdet", abbrev_name="pointdet")
 
     if args.eval_only:
         device = resolve_device(cfg)

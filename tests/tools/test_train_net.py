@@ -1,5 +1,6 @@
 """End-to-end tests of tools/train_net.py on a tiny synthetic COCO dataset (CPU, seconds each)."""
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -219,8 +220,11 @@ def test_eval_only_loads_the_checkpoint(trained, tiny_config, tmp_path):
     res = main(_args(tiny_config, f"train.output_dir={tmp_path}", f"train.init_checkpoint={final}",
                      eval_only=True))
     assert set(res) == {"bbox"} and "AP50" in res["bbox"]
+    # pointdet's own loggers (hooks, evaluators) reach the run's log.txt too
+    logging.getLogger("pointdet.engine.refinement").info("marker-from-pointdet")
     log = (tmp_path / "log.txt").read_text()
     assert f"Loading from {final}" in log
+    assert "marker-from-pointdet" in log
     assert "not found in the checkpoint" not in log and "not used in the model" not in log
     in_training = [r for r in _metrics(trained) if "bbox/AP" in r][-1]
     # same weights, same data: the same numbers as the evaluation at the end of training
