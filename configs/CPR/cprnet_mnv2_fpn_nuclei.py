@@ -5,7 +5,7 @@ separate an object's centre from its surroundings (on the dense tree canopy ever
 looks like "tree"; see projects/CPR/README.md). Same model and schedule as
 ``cprnet_mnv2_fpn_trees.py`` except: train on ``pointdet_nuclei_train_coarse_points_s0``
 (3 tiles, upsampled x2 to 512 px), bag radius R = 2 cells (16 px; nuclei are 10-40 px wide
-at that scale)::
+at that scale), 200 iterations (the tiles are few and the blobs easy)::
 
   python tools/make_weak_annotations.py coarse-points --seed 0 \\
       --input datasets/pointdet_demo/nuclei/annotations/nuclei_train.json
@@ -21,6 +21,8 @@ dataloader.train.dataset.filter_empty = False
 dataloader.test.dataset.names = TRAIN
 dataloader.test.mapper.augmentations = test_augmentations
 model.bag_radius = 2
+train.max_iter = 200  # the trees' schedule shape (warm-up 1/3, x0.1 at 8/12 and 11/12), shorter
+train.checkpointer.period = 200
 hooks.refine_points.dataset_name = TRAIN
 hooks.refine_points.output_dir = "output/cpr_nuclei"
 hooks.refine_points.output_name = "nuclei_train_refined_points.json"
