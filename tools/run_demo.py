@@ -87,7 +87,7 @@ def stage_cpr(args, data="nuclei"):
     for name, points in (("coarse", coarse), ("refined", refined)):  # RSV + CPR Fig. 6 heat-maps
         _run(
             [py, "tools/evaluate_annotations.py", "rsv", points, full,
-             "--heatmap", f"{out}/{name}_relative_positions.png"],
+             "--heatmap", f"{out}/{name}_relative_positions.png", "--bins", "25"],  # ~1,000 points: coarse bins
             [f"{out}/{name}_relative_positions.png"],
             args.force,
         )

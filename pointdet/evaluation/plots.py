@@ -80,7 +80,7 @@ def plot_relative_position_heatmap(
     ax.set_xlabel("x' = (x - xc) / w")
     ax.set_ylabel("y' = (y - yc) / h")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, label="Prob(x', y')")
     _save(fig, path)
     return path
