@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pointdet  # noqa: E402,F401  (registrations)
-from pointdet.data.coco_io import CocoFormatError, file_sha256  # noqa: E402
+from pointdet.data.coco_io import CocoFormatError, file_sha256, load_coco_dict  # noqa: E402
 
 
 def build_parser():
@@ -33,7 +33,7 @@ def build_parser():
     p.add_argument("--image-root", required=True, help="folder of the images of --input")
     p.add_argument("--output", required=True, help="refined point file to write")
     p.add_argument("--gt", default=None, help="full COCO file (boxes by annotation id) for RSV")
-    p.add_argument("--vis-dir", default=None, help="write PNGs of the refinement of the first --vis-max images")
+    p.add_argument("--vis-dir", default=None, help="write PNGs of the refinement of the first --vis-max images (annotated green, bag points by score, refined yellow, true boxes cyan when known)")
     p.add_argument("--vis-max", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--num-workers", type=int, default=0)
@@ -81,8 +81,24 @@ def mapper_from_config(cfg, model):
     return build_refinement_mapper(augs, fmt)
 
 
-def make_visualizer(vis_dir, vis_max):
-    """Callback for :func:`run_point_refinement` saving ``<vis_dir>/<image_id>.png``."""
+def true_boxes_by_image(points_path, gt_path=None):
+    """{image_id: (M, 4) xyxy true boxes} from ``gt_path``'s ``bbox`` or the point file's
+    ``true_bbox`` (empty when neither has boxes): drawn in the refinement PNGs."""
+    import numpy as np
+
+    coco = load_coco_dict(gt_path or points_path)
+    key = "bbox" if gt_path else "true_bbox"
+    boxes = {}
+    for a in coco["annotations"]:
+        if a.get(key) is not None:
+            x, y, w, h = a[key]
+            boxes.setdefault(a["image_id"], []).append([x, y, x + w, y + h])
+    return {k: np.asarray(v, dtype=np.float64) for k, v in boxes.items()}
+
+
+def make_visualizer(vis_dir, vis_max, boxes_by_image=None):
+    """Callback for :func:`run_point_refinement` saving ``<vis_dir>/<image_id>.png`` (with the
+    true boxes of ``boxes_by_image`` when given)."""
     from detectron2.data import detection_utils as utils
 
     from pointdet.utils.visualize_points import save_point_refinement
@@ -102,6 +118,7 @@ def make_visualizer(vis_dir, vis_max):
             bag_points=inst.bag_points if inst.has("bag_points") else None,
             bag_scores=inst.bag_scores if inst.has("bag_scores") else None,
             bag_keep=inst.bag_keep if inst.has("bag_keep") else None,
+            boxes=(boxes_by_image or {}).get(x.get("image_id")),
         )
 
     return callback
@@ -112,7 +129,7 @@ def run(args):
 
     model, cfg = load_model(args.config_file, args.weights, args.opts, args.device)
     mapper = mapper_from_config(cfg, model)
-    callback = make_visualizer(args.vis_dir, args.vis_max) if args.vis_dir else None
+    callback = make_visualizer(args.vis_dir, args.vis_max, true_boxes_by_image(args.input, args.gt)) if args.vis_dir else None
     info = {
         "config_file": os.path.basename(args.config_file),
         "config_sha256": file_sha256(args.config_file),

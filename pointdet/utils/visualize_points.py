@@ -1,5 +1,6 @@
 """Drawing of CPR point refinement: annotated points (green), bag points coloured by their class
-score, kept bag points (B_j^+) outlined, refined points (yellow), as in the paper's Fig. 6."""
+score, kept bag points (B_j^+) outlined, refined points (yellow), as in the paper's Fig. 6, and
+optionally the objects' true boxes (cyan) to judge where the points went."""
 import os
 
 import numpy as np
@@ -8,6 +9,7 @@ __all__ = ["draw_point_refinement", "save_point_refinement"]
 
 GREEN = (0, 200, 0)
 YELLOW = (255, 230, 0)
+CYAN = (0, 220, 255)
 
 
 def _to_np(x):
@@ -27,6 +29,7 @@ def draw_point_refinement(
     bag_keep=None,
     radius: int = 3,
     cmap: str = "viridis",
+    boxes=None,
 ) -> np.ndarray:
     """Draw a refinement on an RGB image.
 
@@ -37,6 +40,8 @@ def draw_point_refinement(
         bag_points: optional (N, U, 2) bag points -> small dots coloured by ``bag_scores``.
         bag_scores: optional (N, U) scores in [0, 1] (colormap ``cmap``).
         bag_keep: optional (N, U) bool, kept points (B_j^+) get a white ring.
+        boxes: optional (M, 4) true boxes (x0, y0, x1, y1) in image pixels -> thin cyan
+            rectangles with a cross at the centre (analysis only; any order, M may differ from N).
     Returns:
         (H, W, 3) uint8 RGB copy with the drawing.
     """
@@ -48,6 +53,11 @@ def draw_point_refinement(
     out = np.ascontiguousarray(image.copy())
     coarse = _to_np(coarse_points).reshape(-1, 2)
     refined = _to_np(refined_points).reshape(-1, 2)
+    if boxes is not None:
+        for x0, y0, x1, y1 in _to_np(boxes).reshape(-1, 4):
+            cv2.rectangle(out, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), CYAN, 1)
+            c = (int(round((x0 + x1) / 2)), int(round((y0 + y1) / 2)))
+            cv2.drawMarker(out, c, CYAN, cv2.MARKER_CROSS, markerSize=2 * radius + 1, thickness=1)
     if bag_points is not None and coarse.shape[0] > 0:
         bags = _to_np(bag_points).reshape(coarse.shape[0], -1, 2)
         scores = _to_np(bag_scores) if bag_scores is not None else np.ones(bags.shape[:2])

@@ -438,3 +438,16 @@ def test_visualize_points_draws():
     assert out.shape == img.shape and img.sum() == 0
     assert tuple(out[5, 5]) == (0, 200, 0) and tuple(out[15, 15]) == (255, 230, 0)
     assert out[2, 10].sum() > 0
+
+
+def test_visualize_points_draws_true_boxes():
+    import numpy as np
+
+    from pointdet.utils.visualize_points import CYAN, draw_point_refinement
+
+    img = np.zeros((30, 30, 3), dtype=np.uint8)
+    out = draw_point_refinement(img, np.zeros((0, 2)), np.zeros((0, 2)), boxes=[[4, 6, 24, 20]], radius=2)
+    assert tuple(out[6, 10]) == CYAN and tuple(out[20, 10]) == CYAN and tuple(out[12, 4]) == CYAN  # edges
+    assert tuple(out[13, 14]) == CYAN  # centre cross
+    assert out[9, 8].sum() == 0  # inside, away from the cross, untouched
+    assert draw_point_refinement(img, np.zeros((0, 2)), np.zeros((0, 2))).sum() == 0  # no boxes: nothing drawn
