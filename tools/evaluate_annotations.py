@@ -2,9 +2,10 @@
 """Annotation-quality metrics of weak, refined or mined annotation files.
 
 Subcommands:
-  rsv WEAK.json GT.json [--clicks] [--heatmap OUT.png] [--bins 100]
-      RSV (CPR Eq. 13) overall and per category, matched to GT by annotation id; optional
-      relative-position heat-map (CPR Fig. 6).
+  rsv WEAK.json GT.json [--clicks] [--heatmap OUT.png] [--bins 100] [--size-edges 25,40]
+      RSV (CPR Eq. 13) overall, per category and optionally per object size (sqrt of the GT
+      box area, px), matched to GT by annotation id; optional relative-position heat-map
+      (CPR Fig. 6).
   boxes PSEUDO.json GT.json [--iou 0.5]
       CorLoc and mIoU_box of pseudo boxes (matched by annotation id), mIoU by SAPNet size bucket.
   mined PSEUDO.json ERASED.json [--iou 0.5] [--score-thresh 0]
@@ -38,6 +39,8 @@ def build_parser():
     r.add_argument("--clicks", action="store_true", help="use the 'clicks' field (every click is a sample)")
     r.add_argument("--heatmap", default=None, help="PNG path for the relative-position heat-map")
     r.add_argument("--bins", type=int, default=100)
+    r.add_argument("--size-edges", default=None,
+                   help="comma-separated object sizes in px (sqrt of GT box area), e.g. 25,40: RSV per size bin")
     b = sub.add_parser("boxes", help="CorLoc and mIoU_box of pseudo boxes")
     b.add_argument("pseudo")
     b.add_argument("gt")
@@ -56,10 +59,13 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "rsv":
         key = "clicks" if args.clicks else "point"
-        out = compute_rsv(args.weak, args.gt, point_key=key)
+        edges = [float(e) for e in args.size_edges.split(",")] if args.size_edges else None
+        out = compute_rsv(args.weak, args.gt, point_key=key, size_edges=edges)
         print(f"RSV = {out['rsv']:.4f} over {out['num']} objects")
         for c, v in out["per_category"].items():
             print(f"  category {c}: RSV = {v['rsv']:.4f} (n={v['num']})")
+        for label, v in out.get("per_size", {}).items():
+            print(f"  size {label} px: RSV = {v['rsv']:.4f} (n={v['num']})")
         if args.heatmap:
             from pointdet.evaluation.plots import plot_relative_position_heatmap
 

@@ -10,7 +10,7 @@ Boxes are [x, y, w, h] in Detectron2's continuous convention: centre (x + w/2, y
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -68,10 +68,18 @@ def relative_positions(
     Raises:
         CocoFormatError: a weak annotation id absent from the GT file, or without ``point_key``.
     """
+    rel, cats, ids, _ = _relative_positions_and_boxes(weak, gt, point_key)
+    return rel, cats, ids
+
+
+def _relative_positions_and_boxes(
+    weak: CocoLike, gt: CocoLike, point_key: str = "point"
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`relative_positions` plus the (N, 4) xywh GT box of every sample."""
     weak_d, weak_src = _load(weak, "weak")
     gt_d, gt_src = _load(gt, "gt")
     gt_by_id = _gt_boxes_by_id(gt_d, gt_src)
-    rel, cats, ids = [], [], []
+    rel, cats, ids, boxes = [], [], [], []
     for a in weak_d["annotations"]:
         aid = a["id"]
         g = gt_by_id.get(aid)
@@ -87,10 +95,12 @@ def relative_positions(
             rel.append(((px - (x + w / 2.0)) / w, (py - (y + h / 2.0)) / h))
             cats.append(g["category_id"])
             ids.append(aid)
+            boxes.append((x, y, w, h))
     return (
         np.asarray(rel, dtype=np.float64).reshape(-1, 2),
         np.asarray(cats, dtype=np.int64),
         np.asarray(ids, dtype=np.int64),
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
     )
 
 
@@ -106,14 +116,37 @@ def rsv(rel: np.ndarray) -> float:
     return float(math.sqrt(np.var(rel[:, 0]) * np.var(rel[:, 1])))
 
 
-def compute_rsv(weak: CocoLike, gt: CocoLike, point_key: str = "point") -> Dict[str, Any]:
-    """RSV overall and per category: ``{"rsv", "num", "per_category": {cat_id: {"rsv", "num"}}}``."""
-    rel, cats, _ = relative_positions(weak, gt, point_key)
+def compute_rsv(
+    weak: CocoLike, gt: CocoLike, point_key: str = "point", size_edges: Optional[Sequence[float]] = None
+) -> Dict[str, Any]:
+    """RSV overall, per category and optionally per object size.
+
+    Args:
+        weak, gt, point_key: see :func:`relative_positions`.
+        size_edges: increasing object sizes in pixels, sqrt(w * h) of the GT box, e.g. (25, 40)
+            for the bins "<25", "25-40", ">=40".
+    Returns:
+        ``{"rsv", "num", "per_category": {cat_id: {"rsv", "num"}}}`` and, with ``size_edges``,
+        ``"per_size": {label: {"rsv", "num"}}`` (RSV NaN for an empty bin).
+    """
+    rel, cats, _, boxes = _relative_positions_and_boxes(weak, gt, point_key)
     per = OrderedDict()
     for c in sorted(set(cats.tolist())):
         m = cats == c
         per[int(c)] = {"rsv": rsv(rel[m]), "num": int(m.sum())}
-    return {"rsv": rsv(rel), "num": int(len(rel)), "per_category": per}
+    out = {"rsv": rsv(rel), "num": int(len(rel)), "per_category": per}
+    if size_edges is not None:
+        edges = [float(e) for e in size_edges]
+        if not edges or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] <= 0:
+            raise ValueError(f"size_edges must be increasing positive sizes in px, got {list(size_edges)}")
+        size = np.sqrt(boxes[:, 2] * boxes[:, 3])
+        bounds = [0.0] + edges + [float("inf")]
+        out["per_size"] = OrderedDict()
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            label = f"<{hi:g}" if lo == 0 else (f">={lo:g}" if hi == float("inf") else f"{lo:g}-{hi:g}")
+            m = (size >= lo) & (size < hi)
+            out["per_size"][label] = {"rsv": rsv(rel[m]), "num": int(m.sum())}
+    return out
 
 
 def relative_position_histogram(

@@ -62,6 +62,21 @@ def test_relative_positions_and_rsv_hand_computed():
     assert math.isnan(rsv(np.zeros((0, 2))))
 
 
+def test_rsv_per_object_size():
+    # sizes sqrt(w*h): ann 1 -> 10 px, anns 2 and 3 -> 14.14 px
+    out = compute_rsv(POINTS, GT, size_edges=(5, 12))
+    per = out["per_size"]
+    assert list(per) == ["<5", "5-12", ">=12"]
+    assert per["<5"]["num"] == 0 and math.isnan(per["<5"]["rsv"])
+    assert per["5-12"] == {"rsv": 0.0, "num": 1}
+    # anns 2, 3: x' = (-0.1, 0), y' = (0.2, -0.2): Var 0.0025 and 0.04 -> RSV 0.01
+    assert per[">=12"]["num"] == 2 and per[">=12"]["rsv"] == pytest.approx(0.01, rel=1e-12)
+    assert "per_size" not in compute_rsv(POINTS, GT)
+    for bad in ((12, 5), (0, 5), ()):
+        with pytest.raises(ValueError, match="size_edges"):
+            compute_rsv(POINTS, GT, size_edges=bad)
+
+
 def test_rsv_clicks_every_click_is_a_sample():
     clicks = _coco([_ann(1, clicks=[[5, 5], [7, 5]]), _ann(3, clicks=[[5, 10], [5, 6]])])
     rel, _, ids = relative_positions(clicks, GT, point_key="clicks")
