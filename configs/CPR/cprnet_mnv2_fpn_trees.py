@@ -20,7 +20,7 @@ budget), bag radius R = 4 cells (32 px: crowns are 18-60 px, median 37 px, again
 objects at "coco400" for R = 8), SGD lr 0.01 with warm-up and clipping (ARCHITECTURE "Compute
 budget"), 1,200 iterations of 4 tiles (384 px; 80 epochs of the 60 tiles) with a linear
 warm-up over the first third. Shorter schedules leave the class score flat over the canopy and
-the refinement then makes the points worse (300 iterations: RSV 0.0503 -> 0.0594); measured
+the refinement then makes the points worse (200 iterations: RSV 0.0503 -> 0.0962); measured
 results are in projects/CPR/README.md.
 """
 
