@@ -1,8 +1,8 @@
 """CPRNet on the nuclei demo's coarse points, then point refinement.
 
-Nuclei are compact blobs on a dark background: the setting where CPR's class score can
-separate an object's centre from its surroundings (on the dense tree canopy every bag point
-looks like "tree"; see projects/CPR/README.md). Same model and schedule as
+Nuclei are compact blobs on a dark background, so CPR's class score separates an object's
+centre from its surroundings after a short schedule (the dense tree canopy needs 1,200
+iterations; see projects/CPR/README.md). Same model and schedule shape as
 ``cprnet_mnv2_fpn_trees.py`` except: train on ``pointdet_nuclei_train_coarse_points_s0``
 (3 tiles, upsampled x2 to 512 px), bag radius R = 2 cells (16 px; nuclei are 10-40 px wide
 at that scale), 200 iterations (the tiles are few and the blobs easy)::
