@@ -20,8 +20,9 @@ budget), bag radius R = 4 cells (32 px: crowns are 18-60 px, median 37 px, again
 objects at "coco400" for R = 8), SGD lr 0.01 with warm-up and clipping (ARCHITECTURE "Compute
 budget"), 1,200 iterations of 4 tiles (384 px; 80 epochs of the 60 tiles) with a linear
 warm-up over the first third. Shorter schedules leave the class score flat over the canopy and
-the refinement then makes the points worse (200 iterations: RSV 0.0503 -> 0.0962); measured
-results are in projects/CPR/README.md.
+the refinement then makes the points worse (200 iterations: RSV 0.0503 -> 0.0962). Even at
+1,200 iterations the result varies between runs (RSV 0.0446 and 0.0827 with lr 0.01); see
+projects/CPR/README.md.
 """
 
 from detectron2.config import LazyCall as L
