@@ -273,6 +273,7 @@ def refine_annotation_file(
     new_info["params"] = OrderedDict(
         sorted(dict(getattr(net, "refine_kwargs", {}),
                     bag_radius=getattr(net, "bag_radius", None),
+                    refine_bag_radius=getattr(net, "refine_bag_radius", None),
                     circle_density=getattr(net, "circle_density", None),
                     in_feature=getattr(net, "in_feature", None)).items())
     )

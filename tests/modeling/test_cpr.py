@@ -274,6 +274,30 @@ def test_inference_refines_and_rescales(device):
     assert bags.bag_points.shape == (2, 4, 2) and bags.bag_keep.shape == (2, 4) and bags.bag_scores.shape == (2, 4)
 
 
+def test_refine_bag_radius_is_separate_from_training():
+    """refine_bag_radius only changes the refinement bags; the losses keep the training R."""
+    torch.manual_seed(0)
+    train_r1 = make_model().train()
+    refine_r2 = make_model(refine_bag_radius=2).train()
+    refine_r2.load_state_dict(train_r1.state_dict())
+    a, b = train_r1(_inputs("cpu")), refine_r2(_inputs("cpu"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    constant_scores(refine_r2.eval(), 0.0)
+    r0 = refine_r2.refine(_inputs("cpu"), return_bags=True)[0]["refined_points"]
+    assert r0.bag_points.shape == (2, 4 + 8, 2)  # circles of 4 and 8 points, a_j apart
+    # object 0 at (4, 16) of the 48x32 input, stride 8, every score 0.5. Kept: a_j, the R=1
+    # points (12,16) (4,24) (4,8) and the R=2 points (20,16) (4+8v2, 16+8v2) (4,0) (4+8v2, 16-8v2);
+    # the rest fall outside the image. Equal weights: the mean is (9.8284, 14.0), x2 to original.
+    c = 8 * math.sqrt(2)
+    xs = [4, 12, 4, 4, 20, 4 + c, 4, 4 + c]
+    ys = [16, 16, 24, 8, 16, 16 + c, 0, 16 - c]
+    expected = torch.tensor([2 * sum(xs) / 8, 2 * sum(ys) / 8])
+    assert torch.allclose(r0.pred_points[0], expected, atol=1e-4)
+    assert int(r0.bag_keep[0].sum()) == 7
+    with pytest.raises(ValueError, match="bag radii"):
+        make_model(refine_bag_radius=0)
+
+
 def test_inference_untrained_keeps_points_and_missing_instances_error():
     model = make_model().eval()
     out = model(_inputs("cpu", with_height=False))[0]["refined_points"]
@@ -296,6 +320,9 @@ def test_build_from_yacs_config_and_p2():
     cfg.MODEL.CPR.BAG_RADIUS = 2
     model = build_model(cfg)
     assert isinstance(model, CPRNet) and model.stride == 4 and model.bag_offsets.shape == (8 * 3 + 1, 2)
+    assert model.refine_bag_radius == 2  # REFINE.BAG_RADIUS None: the training radius
+    cfg.MODEL.CPR.REFINE.BAG_RADIUS = 1
+    assert build_model(cfg).refine_bag_offsets.shape == (8 + 1, 2)
     assert len(model.head.tower) == 12  # 4 x (conv, GN, ReLU)
     assert model.head.cls_out.bias[0].item() == pytest.approx(-math.log(99), rel=1e-5)
     model.train()

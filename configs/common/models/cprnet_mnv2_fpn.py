@@ -33,6 +33,7 @@ model = L(CPRNet)(
     num_classes=80,
     in_feature="p3",
     bag_radius=8,
+    refine_bag_radius=None,  # None: the training radius (reference)
     circle_density=8,
     append_center=True,
     mil_loss_weight=0.25,

@@ -35,6 +35,7 @@ def add_cprnet_config(cfg):
     _C.MODEL.CPR.LOSS.USE_ALL_POSITIVE = False  # Table 2 "pos loss"
 
     _C.MODEL.CPR.REFINE = CN()
+    _C.MODEL.CPR.REFINE.BAG_RADIUS = None  # R of the refinement bags; None = BAG_RADIUS (reference)
     _C.MODEL.CPR.REFINE.SCORE_THRESHOLD = 0.1  # delta_1
     _C.MODEL.CPR.REFINE.RELATIVE_SCORE_THRESHOLD = 0.5  # delta_2
     _C.MODEL.CPR.REFINE.CLASSIFY_FILTER = True  # constraint II

@@ -9,7 +9,7 @@ Inference: CPRNet does not detect; it *refines the given annotated points* (Alg.
 :func:`pointdet.modeling.cpr.refinement.refine_points`.
 """
 import logging
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +70,7 @@ class CPRNet(nn.Module):
         num_classes: int,
         in_feature: str = "p3",
         bag_radius: int = 8,
+        refine_bag_radius: Optional[int] = None,
         circle_density: int = 8,
         append_center: bool = True,
         mil_loss_weight: float = 0.25,
@@ -100,6 +101,8 @@ class CPRNet(nn.Module):
             num_classes: K.
             in_feature: the single feature level used ("p3" stride 8 for COCO, "p2" for tiny objects).
             bag_radius: R, number of circles, in feature cells (paper 8 on P3).
+            refine_bag_radius: R of the bags used by the refinement (the reference's separate
+                ``refine_pts_extractor``); None = ``bag_radius``, as in every reference config.
             circle_density: u0, points on the first circle (paper 8).
             append_center: the bag also contains the annotated point (reference code).
             mil_loss_weight, annotation_loss_weight, negative_loss_weight: Eq. 3 weights
@@ -122,6 +125,11 @@ class CPRNet(nn.Module):
         self.stride = float(shapes[in_feature].stride)
         self.num_classes = int(num_classes)
         self.bag_radius = int(bag_radius)
+        self.refine_bag_radius = self.bag_radius if refine_bag_radius is None else int(refine_bag_radius)
+        if self.bag_radius < 1 or self.refine_bag_radius < 1:
+            raise ValueError(
+                f"CPRNet: bag radii must be >= 1 feature cell, got {self.bag_radius} / {self.refine_bag_radius}"
+            )
         self.circle_density = int(circle_density)
         self.append_center = bool(append_center)
         self.mil_loss_weight = mil_loss_weight
@@ -150,6 +158,8 @@ class CPRNet(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
         offsets = circle_bag_offsets(self.bag_radius, self.circle_density, append_center=True)
         self.register_buffer("bag_offsets", offsets, False)  # (U+1, 2), annotated point last
+        offsets = circle_bag_offsets(self.refine_bag_radius, self.circle_density, append_center=True)
+        self.register_buffer("refine_bag_offsets", offsets, False)  # the same for the refinement
 
     @classmethod
     def from_config(cls, cfg):
@@ -162,6 +172,7 @@ class CPRNet(nn.Module):
             "num_classes": c.NUM_CLASSES,
             "in_feature": c.IN_FEATURE,
             "bag_radius": c.BAG_RADIUS,
+            "refine_bag_radius": c.REFINE.BAG_RADIUS,
             "circle_density": c.CIRCLE_DENSITY,
             "append_center": c.APPEND_CENTER,
             "mil_loss_weight": c.LOSS.MIL_WEIGHT,
@@ -199,9 +210,10 @@ class CPRNet(nn.Module):
             images, self.backbone.size_divisibility, padding_constraints=self.backbone.padding_constraints
         )
 
-    def _bag_offsets(self) -> torch.Tensor:
-        """(U, 2) bag offsets as configured (annotated point last iff ``append_center``)."""
-        return self.bag_offsets if self.append_center else self.bag_offsets[:-1]
+    def _bag_offsets(self, refine: bool = False) -> torch.Tensor:
+        """(U, 2) training (or refinement) bag offsets; the annotated point last iff ``append_center``."""
+        offsets = self.refine_bag_offsets if refine else self.bag_offsets
+        return offsets if self.append_center else offsets[:-1]
 
     def _gt(self, batched_inputs: List[Dict]):
         pts, cls, ids = [], [], []
@@ -331,7 +343,7 @@ class CPRNet(nn.Module):
         pad_hw = padded_image_sizes(
             images.image_sizes, self.backbone.size_divisibility, images.tensor.shape[-2:], device=self.device
         )
-        offsets = self._bag_offsets()
+        offsets = self._bag_offsets(refine=True)
         U = offsets.shape[0]
         C = tower.shape[1]
         include_a = self.refine_kwargs["always_include_annotated"]
