@@ -22,8 +22,8 @@ third, and bag radius R = 2 cells (16 px). Crowns are 15-69 px (5th-95th percent
 37 px), and those under 25 px sit a median 25 px from their nearest neighbour. With R = 4 the
 class score spreads past the small crowns and their refined points get worse (RSV 0.053 ->
 0.12 for crowns under 25 px); R = 2 improves the larger crowns and leaves the smallest near
-their coarse RSV. Measured (projects/CPR/README.md): RSV 0.0503 -> 0.0340 / 0.0347 with
-train.seed = 1 / 2 (R = 4: 0.0509 / 0.0492 / 0.0463 with seeds 1 / 2 / 3). Shorter schedules
+their coarse RSV. Measured (projects/CPR/README.md): RSV 0.0503 -> 0.0340 / 0.0347 /
+0.0344 with train.seed = 1 / 2 / 3 (R = 4: 0.0509 / 0.0492 / 0.0463 with seeds 1 / 2 / 3). Shorter schedules
 leave the class score flat over the canopy and make the points worse.
 """
 
