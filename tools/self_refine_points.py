@@ -25,7 +25,7 @@ from collections import OrderedDict
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.data.coco_io import CocoFormatError, atomic_write_json, file_sha256, load_coco_dict  # noqa: E402
+from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict  # noqa: E402
 from pointdet.engine.refinement import rsv_of  # noqa: E402
 from pointdet.modeling.p2pnet.self_refinement import self_refine_coco  # noqa: E402
 
@@ -39,8 +39,7 @@ def run_self_refinement(points_path, predictions_path, output_path, radius=64.0,
     known: ``true_bbox`` in the point file, or the full COCO file ``gt_path`` (by annotation id).
     Returns the written dict.
     """
-    if os.path.abspath(points_path) == os.path.abspath(output_path):
-        raise ValueError(f"output {output_path} would overwrite the input point file")
+    check_outputs_not_inputs([output_path], [points_path, predictions_path, gt_path])
     coco = load_coco_dict(points_path)
     try:
         with open(predictions_path) as f:

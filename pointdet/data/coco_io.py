@@ -10,7 +10,7 @@ import json
 import math
 import os
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional
 
 __all__ = ["CocoFormatError", "load_coco_dict", "validate_coco_dict", "atomic_write_json", "file_sha256"]
 
@@ -112,6 +112,26 @@ def load_coco_dict(path: str, image_root: Optional[str] = None) -> Dict[str, Any
             raise CocoFormatError(f"{path}: not valid JSON ({e})") from None
     validate_coco_dict(data, path, image_root)
     return data
+
+
+def check_outputs_not_inputs(outputs: Iterable[Optional[str]], inputs: Iterable[Optional[str]]) -> None:
+    """Raise ``ValueError`` if any output path names the same file as one of the inputs.
+
+    Every pointdet command that writes files calls this before it reads or writes anything,
+    so no output (metrics JSON, plot, refined file) can replace a ground-truth, weak-annotation
+    or results file it was given. ``None`` entries are ignored. Paths are compared after
+    resolving symbolic links, and by inode when both exist.
+    """
+    ins = [p for p in inputs if p]
+    for out in outputs:
+        if not out:
+            continue
+        for src in ins:
+            same = os.path.realpath(out) == os.path.realpath(src)
+            if not same and os.path.exists(out) and os.path.exists(src):
+                same = os.path.samefile(out, src)
+            if same:
+                raise ValueError(f"output {out} would overwrite the input file {src}")
 
 
 def atomic_write_json(obj: Any, path: str, indent: Optional[int] = None) -> None:

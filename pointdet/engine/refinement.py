@@ -26,7 +26,7 @@ from detectron2.data import transforms as T
 from detectron2.engine import HookBase
 from detectron2.utils import comm
 
-from pointdet.data.coco_io import CocoFormatError, atomic_write_json, file_sha256, load_coco_dict
+from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict
 
 __all__ = [
     "build_refinement_mapper",
@@ -130,7 +130,7 @@ def run_point_refinement(
         for inputs in it:
             results = net.refine(inputs, return_bags=return_bags)
             for x, r in zip(inputs, results):
-                inst = r["refined_points"].to("cpu")
+                inst = r["instances"].to("cpu")
                 for aid, p, s, ref in zip(
                     inst.ann_ids.tolist(), inst.pred_points.tolist(), inst.scores.tolist(), inst.refined.tolist()
                 ):
@@ -241,8 +241,7 @@ def refine_annotation_file(
         statistics: ``images``, ``annotations``, ``seen``, ``refined``, ``mean_shift_px``,
         ``rsv_before``, ``rsv_after`` (None without boxes).
     """
-    if os.path.abspath(input_json) == os.path.abspath(output_json):
-        raise ValueError(f"output {output_json} would overwrite the input point file")
+    check_outputs_not_inputs([output_json], [input_json, gt_json])
     coarse = load_coco_dict(input_json)
     dicts, _ = refinement_dataset_dicts(input_json, image_root)
     if mapper is None:

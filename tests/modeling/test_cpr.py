@@ -259,7 +259,7 @@ def test_inference_refines_and_rescales(device):
     constant_scores(model, 0.0)  # every score 0.5: ties -> argmax is class 0
     out = model(_inputs(device))
     assert len(out) == 2
-    r0 = out[0]["refined_points"]
+    r0 = out[0]["instances"]
     assert r0.image_size == (64, 96)
     assert r0.ann_ids.tolist() == [11, 12] and r0.pred_classes.tolist() == [0, 1]
     assert torch.allclose(r0.coarse_points.cpu(), torch.tensor([[8.0, 32.0], [60.0, 40.0]]))
@@ -268,9 +268,9 @@ def test_inference_refines_and_rescales(device):
     assert r0.refined.tolist() == [True, False]  # class 1 loses every argmax tie
     assert torch.allclose(r0.pred_points[1], r0.coarse_points[1])
     assert r0.scores[0].item() == pytest.approx(0.5)
-    r1 = out[1]["refined_points"]
+    r1 = out[1]["instances"]
     assert len(r1) == 0 and r1.pred_points.shape == (0, 2)
-    bags = model.refine(_inputs(device), return_bags=True)[0]["refined_points"]
+    bags = model.refine(_inputs(device), return_bags=True)[0]["instances"]
     assert bags.bag_points.shape == (2, 4, 2) and bags.bag_keep.shape == (2, 4) and bags.bag_scores.shape == (2, 4)
 
 
@@ -283,7 +283,7 @@ def test_refine_bag_radius_is_separate_from_training():
     a, b = train_r1(_inputs("cpu")), refine_r2(_inputs("cpu"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     constant_scores(refine_r2.eval(), 0.0)
-    r0 = refine_r2.refine(_inputs("cpu"), return_bags=True)[0]["refined_points"]
+    r0 = refine_r2.refine(_inputs("cpu"), return_bags=True)[0]["instances"]
     assert r0.bag_points.shape == (2, 4 + 8, 2)  # circles of 4 and 8 points, a_j apart
     # object 0 at (4, 16) of the 48x32 input, stride 8, every score 0.5. Kept: a_j, the R=1
     # points (12,16) (4,24) (4,8) and the R=2 points (20,16) (4+8v2, 16+8v2) (4,0) (4+8v2, 16-8v2);
@@ -300,7 +300,7 @@ def test_refine_bag_radius_is_separate_from_training():
 
 def test_inference_untrained_keeps_points_and_missing_instances_error():
     model = make_model().eval()
-    out = model(_inputs("cpu", with_height=False))[0]["refined_points"]
+    out = model(_inputs("cpu", with_height=False))[0]["instances"]
     assert out.image_size == (32, 48)
     assert torch.equal(out.pred_points, out.coarse_points)  # prior 0.01 < delta_1: nothing kept
     with pytest.raises(ValueError, match="image 5"):

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..coco_io import CocoFormatError, atomic_write_json, file_sha256, load_coco_dict
+from ..coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict
 
 __all__ = [
     "make_rng",
@@ -280,10 +280,7 @@ def add_source(result: Dict[str, Any], source: Dict[str, str]) -> Dict[str, Any]
 
 def write_outputs(outputs: List[Tuple[Dict[str, Any], str]], input_path: str) -> None:
     """Atomically write several files; if any write fails, remove the ones already written."""
-    src = os.path.abspath(input_path)
-    for _, p in outputs:
-        if os.path.abspath(p) == src:
-            raise ValueError(f"output {p} would overwrite the input file")
+    check_outputs_not_inputs([p for _, p in outputs], [input_path])
     written = []
     try:
         for obj, p in outputs:

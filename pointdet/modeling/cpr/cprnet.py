@@ -58,7 +58,7 @@ class CPRNet(nn.Module):
 
     Output in training: a dict of losses ``loss_mil``, ``loss_ann``, ``loss_neg`` (and
     ``loss_pos`` with the all-positive ablation). In eval mode: per image
-    ``{"refined_points": Instances}`` (see :meth:`refine`).
+    ``{"instances": Instances}`` (see :meth:`refine`).
     """
 
     @configurable
@@ -328,7 +328,7 @@ class CPRNet(nn.Module):
     def refine(self, batched_inputs: List[Dict], return_bags: bool = False) -> List[Dict[str, Instances]]:
         """Refine the annotated points of each image (Alg. 2).
 
-        Returns, per image, ``{"refined_points": Instances}`` of the original image size
+        Returns, per image, ``{"instances": Instances}`` of the original image size
         (``height``/``width`` of the input, else the input-image size) with fields
         ``pred_points`` (N, 2) refined points in original-image pixels, ``scores`` (N,)
         refinement score (mean class score of the kept bag points, 0 if none),
@@ -379,5 +379,5 @@ class CPRNet(nn.Module):
                 inst.bag_points = bags[:, sl] * scale
                 inst.bag_scores = scores[:, sl].gather(2, cls.view(N, 1, 1).expand(N, bags[:, sl].shape[1], 1))[..., 0]
                 inst.bag_keep = res["keep"]
-            results.append({"refined_points": inst})
+            results.append({"instances": inst})
         return results
