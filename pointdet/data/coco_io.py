@@ -9,10 +9,11 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from typing import Any, Dict, Iterable, Optional
 
-__all__ = ["CocoFormatError", "load_coco_dict", "validate_coco_dict", "atomic_write_json", "file_sha256"]
+from pointdet.utils.file_io import atomic_open
+
+__all__ = ["CocoFormatError", "load_coco_dict", "validate_coco_dict", "atomic_write_json", "check_outputs_not_inputs", "file_sha256"]
 
 
 class CocoFormatError(ValueError):
@@ -140,17 +141,8 @@ def atomic_write_json(obj: Any, path: str, indent: Optional[int] = None) -> None
     The output is deterministic for the same ``obj`` (no timestamps are added), so identical
     inputs give byte-identical files. On any error the destination is left untouched.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=indent, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "w") as f:
+        json.dump(obj, f, indent=indent, allow_nan=False)
 
 
 def file_sha256(path: str) -> str:

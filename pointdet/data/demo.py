@@ -47,7 +47,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -55,6 +54,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .coco_io import atomic_write_json, file_sha256
+from pointdet.utils.file_io import atomic_write_bytes
 
 __all__ = [
     "DEMO_SPLITS",
@@ -267,20 +267,6 @@ def _read_members(archive: str, key: str) -> Dict[str, bytes]:
 # ----------------------------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------------------------
-def _atomic_write_bytes(data: bytes, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=os.path.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _write_png(img: np.ndarray, path: str) -> None:
     """Write an HxWx3 BGR uint8 image as PNG atomically (fixed encoder settings)."""
     import cv2
@@ -288,7 +274,7 @@ def _write_png(img: np.ndarray, path: str) -> None:
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(img), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         raise RuntimeError(f"PNG encoding failed for {path}")
-    _atomic_write_bytes(buf.tobytes(), path)
+    atomic_write_bytes(buf.tobytes(), path)
 
 
 def _decode_png(data: bytes, name: str) -> np.ndarray:
@@ -567,7 +553,7 @@ def prepare_demo_data(root: Optional[str] = None, force: bool = False, cache_dir
             logger.info("wrote %s", paths[name])
 
         (member,) = _MEMBERS["mobilenet"]
-        _atomic_write_bytes(members["mobilenet"][member], paths["weights"])
+        atomic_write_bytes(members["mobilenet"][member], paths["weights"])
         if file_sha256(paths["weights"]) != MOBILENET_V2_SHA256:
             raise RuntimeError(f"{paths['weights']}: sha256 mismatch after writing")
         logger.info("wrote %s (sha256 verified)", paths["weights"])
