@@ -11,7 +11,7 @@ from detectron2.modeling import BACKBONE_REGISTRY, Backbone, build_model
 from detectron2.structures import Instances
 from detectron2.utils.events import EventStorage
 
-from pointdet.modeling.cpr import CPRHead, CPRNet, add_cprnet_config, refine_points
+from pointdet.modeling.cpr import CPRHead, CPRNet, CPRRefinementParams, add_cprnet_config, refine_points
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -145,16 +145,16 @@ def test_refine_default_paper_rule():
 
 
 def test_refine_reference_rule_without_annotated():
-    r = refine_points(*_ref_case(), (100, 100), always_include_annotated=False)
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(always_include_annotated=False))
     assert torch.allclose(r["points"], torch.tensor([[14.2 / 1.1, 12.2 / 1.1]]), atol=1e-5)
 
 
 def test_refine_delta1_delta2():
-    r = refine_points(*_ref_case(), (100, 100), score_threshold=0.35)
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(score_threshold=0.35))
     assert torch.allclose(r["points"], torch.tensor([[15.2 / 1.2, 10.0]]), atol=1e-5)
-    r = refine_points(*_ref_case(), (100, 100), relative_score_threshold=0.9)  # 0.36 > 0.3
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(relative_score_threshold=0.9))  # 0.36 > 0.3
     assert r["keep"].tolist() == [[True, False, False]]
-    r = refine_points(*_ref_case(), (100, 100), score_threshold=0.0, relative_score_threshold=0.0)
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(score_threshold=0.0, relative_score_threshold=0.0))
     assert r["keep"].tolist() == [[True, True, True]]
 
 
@@ -162,7 +162,7 @@ def test_refine_classify_filter():
     p, c, bag, s, v, a = _ref_case()
     s[0, 1] = torch.tensor([0.3, 0.5])
     assert refine_points(p, c, bag, s, v, a, (100, 100))["keep"].tolist() == [[True, False, False]]
-    r = refine_points(p, c, bag, s, v, a, (100, 100), use_classify_filter=False)
+    r = refine_points(p, c, bag, s, v, a, (100, 100), CPRRefinementParams(use_classify_filter=False))
     assert r["keep"].tolist() == [[True, True, False]]
 
 
@@ -173,7 +173,7 @@ def test_refine_nearest_filter_classwise_and_ties():
     s2, v2, a2 = s.repeat(2, 1, 1), v.repeat(2, 1), a.repeat(2, 1)
     r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100))
     assert r["keep"][0].tolist() == [False, True, False]  # (14,10) is nearer to (16,10)
-    r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100), use_nearest_filter=False)
+    r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100), CPRRefinementParams(use_nearest_filter=False))
     assert r["keep"][0].tolist() == [True, True, False]
     # an object of another class does not take bag points away
     s3 = s2.clone()
@@ -193,7 +193,7 @@ def test_refine_nearest_filter_classwise_and_ties():
 def test_refine_image_bounds_validity_and_empty():
     p, c, bag, s, v, a = _ref_case()
     assert refine_points(p, c, bag, s, v, a, (12, 100))["keep"].tolist() == [[True, False, False]]
-    assert refine_points(p, c, bag, s, v, a, (12, 100), restrict_to_image=False)["keep"].tolist() == [[True, True, False]]
+    assert refine_points(p, c, bag, s, v, a, (12, 100), CPRRefinementParams(restrict_to_image=False))["keep"].tolist() == [[True, True, False]]
     v0 = v.clone()
     v0[0, 0] = False
     assert refine_points(p, c, bag, s, v0, a, (100, 100))["keep"].tolist() == [[False, True, False]]
@@ -201,7 +201,7 @@ def test_refine_image_bounds_validity_and_empty():
     r = refine_points(p, c, bag, s * 0.1, v, a, (100, 100))
     assert torch.equal(r["points"], p) and r["refined"].tolist() == [False] and r["scores"].tolist() == [0.0]
     # refine_th: mean kept score 0.55 < 0.6 -> unchanged
-    r = refine_points(p, c, bag, s, v, a, (100, 100), refine_th=0.6)
+    r = refine_points(p, c, bag, s, v, a, (100, 100), CPRRefinementParams(refine_th=0.6))
     assert torch.equal(r["points"], p) and r["refined"].tolist() == [False]
     # no objects
     r = refine_points(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, 2), torch.zeros(0, 3, 2),
@@ -286,14 +286,15 @@ def test_refine_bag_radius_is_separate_from_training():
     r0 = refine_r2.refine(_inputs("cpu"), return_bags=True)[0]["instances"]
     assert r0.bag_points.shape == (2, 4 + 8, 2)  # circles of 4 and 8 points, a_j apart
     # object 0 at (4, 16) of the 48x32 input, stride 8, every score 0.5. Kept: a_j, the R=1
-    # points (12,16) (4,24) (4,8) and the R=2 points (20,16) (4+8v2, 16+8v2) (4,0) (4+8v2, 16-8v2);
-    # the rest fall outside the image. Equal weights: the mean is (9.8284, 14.0), x2 to original.
+    # points (12,16) (4,24) (4,8) and the R=2 points (20,16) (4+8v2, 16+8v2) (4,0) (4+8v2, 16-8v2)
+    # and (4,32), on the bottom border (inside: closed rule); the rest fall outside the image.
+    # Equal weights: the mean is (9.1808, 16.0), x2 to original.
     c = 8 * math.sqrt(2)
-    xs = [4, 12, 4, 4, 20, 4 + c, 4, 4 + c]
-    ys = [16, 16, 24, 8, 16, 16 + c, 0, 16 - c]
-    expected = torch.tensor([2 * sum(xs) / 8, 2 * sum(ys) / 8])
+    xs = [4, 12, 4, 4, 20, 4 + c, 4, 4 + c, 4]
+    ys = [16, 16, 24, 8, 16, 16 + c, 0, 16 - c, 32]
+    expected = torch.tensor([2 * sum(xs) / 9, 2 * sum(ys) / 9])
     assert torch.allclose(r0.pred_points[0], expected, atol=1e-4)
-    assert int(r0.bag_keep[0].sum()) == 7
+    assert int(r0.bag_keep[0].sum()) == 8
     with pytest.raises(ValueError, match="bag radii"):
         make_model(refine_bag_radius=0)
 

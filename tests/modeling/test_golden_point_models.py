@@ -10,6 +10,7 @@ import torch
 
 from detectron2.utils.events import EventStorage
 
+from pointdet.modeling.cpr import CPRRefinementParams
 from tests.modeling.fixtures import empty_instances, point_instances, tiny_cprnet, tiny_p2pnet
 
 REL, ABS = 2e-6, 1e-6
@@ -69,12 +70,12 @@ def capture_p2pnet_losses():
 
 def capture_refinement(always_include_annotated):
     torch.manual_seed(0)
-    model = tiny_cprnet(num_classes=3, bag_radius=2)
+    rules = CPRRefinementParams(always_include_annotated=always_include_annotated)
+    model = tiny_cprnet(num_classes=3, bag_radius=2, refinement=rules)
     with torch.no_grad():  # spread the class scores so that every rule decides something
         g = torch.Generator().manual_seed(9)
         model.head.cls_out.weight.copy_(torch.randn(model.head.cls_out.weight.shape, generator=g) * 3)
         model.head.cls_out.bias.zero_()
-    model.refine_kwargs["always_include_annotated"] = always_include_annotated  # pre-refactor spelling
     model.eval()
     out = []
     for r in model.refine(_batch(), return_bags=True):

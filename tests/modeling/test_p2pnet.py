@@ -12,6 +12,7 @@ from detectron2.modeling import Backbone, build_model
 from detectron2.structures import Instances
 from detectron2.utils.events import EventStorage
 
+from pointdet.modeling.point_model import GroundTruthError
 from pointdet.modeling.p2pnet import (
     P2PHead,
     P2PNet,
@@ -295,7 +296,13 @@ def test_missing_gt_points_raises():
     model = make_model()
     batch = _inputs()
     batch[0]["instances"].remove("gt_points")
-    with EventStorage(), pytest.raises(KeyError, match="gt_points"):
+    batch[0]["image_id"] = 7
+    with EventStorage(), pytest.raises(GroundTruthError, match="image 7 lack gt_points"):
+        model(batch)
+    del batch[1]["instances"]
+    batch[0]["instances"] = gt([[1.0, 2.0]], [0], (64, 48))
+    batch[1]["file_name"] = "b.png"
+    with EventStorage(), pytest.raises(GroundTruthError, match="'instances'.*image b.png"):
         model(batch)
 
 
