@@ -99,6 +99,35 @@ def test_losses_normalisation_two_bags_and_nonuniform_scores():
     assert out["loss_neg"].item() == pytest.approx(0.75 * 30 * fl_neg(s) / 2, rel=1e-5)
 
 
+@pytest.mark.parametrize("append_center", [True, False])
+def test_annotation_loss_is_read_at_the_annotated_point(append_center):
+    """L_ann (Eq. 8-9) uses S at a_j itself: moving a_j over a feature bump changes it as computed.
+
+    Feature channel 0 is 1 at the cell centred on (12, 12) and 0 elsewhere; f_cls gives class 0
+    the logit 4 * f0 and class 1 the logit 0. Bilinear sampling reads f0 = 1 at (12, 12), 1/2 at
+    (16, 12) and (12, 16), 1/4 at (16, 16), 0 at (12, 20) (the next cell centre) and at (4, 12),
+    whose first bag point (12, 12) sits on the bump (reading a bag point instead of a_j would
+    give the logit 4, not 0).
+    """
+    model = make_model(use_mil_loss=False, use_negative_loss=False, append_center=append_center)
+    constant_scores(model, 0.0)
+    with torch.no_grad():
+        model.head.cls_out.weight[0, 0] = 4.0
+    tower = torch.zeros(1, 8, 4, 4)
+    tower[0, 0, 1, 1] = 1.0
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    for point, f0 in [((12.0, 12.0), 1.0), ((16.0, 12.0), 0.5), ((12.0, 16.0), 0.5), ((16.0, 16.0), 0.25),
+                      ((12.0, 20.0), 0.0), ((4.0, 12.0), 0.0), ((28.0, 28.0), 0.0)]:
+        out = model.losses(tower, [torch.tensor([point])], [torch.tensor([0])], torch.tensor([[32.0, 32.0]]))
+        expected = 0.125 * (fl_pos(sig(4.0 * f0)) + fl_neg(0.5))
+        assert out["loss_ann"].item() == pytest.approx(expected, rel=1e-5), point
+    # two annotated points: the mean over the valid ones
+    out = model.losses(tower, [torch.tensor([[12.0, 12.0], [4.0, 12.0]])], [torch.tensor([0, 0])],
+                       torch.tensor([[32.0, 32.0]]))
+    expected = 0.125 * (fl_pos(sig(4.0)) + fl_pos(0.5) + 2 * fl_neg(0.5)) / 2
+    assert out["loss_ann"].item() == pytest.approx(expected, rel=1e-5)
+
+
 def test_all_positive_loss_and_switches():
     model = make_model(use_mil_loss=False, use_all_positive_loss=True, use_negative_loss=False)
     constant_scores(model, 0.0)

@@ -229,6 +229,47 @@ def test_inference_rescale_nms_and_threshold():
     assert len(model.inference_single_image(logits, points, (100, 50), (200, 100))) == 1
 
 
+def test_inference_keeps_top_1000_cells_by_max_class_score():
+    """nms_pre: of 1,500 cells only the 1,000 with the highest *max* class score reach the threshold.
+
+    Cell i (in a shuffled order) has max score 0.9 - 0.0005 i, on class 0 for even i and class 1
+    for odd i, and 0.06 (> 0.05) on the other class; the cells lie 100 px apart, so NMS keeps all.
+    """
+    model = make_model(num_classes=2, max_detections_per_image=5000)
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    n = 1500
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    logits = torch.empty(n, 2)
+    points = torch.empty(n, 2)
+    for rank in range(n):
+        cell = perm[rank]
+        top, other = logit(0.9 - 0.0005 * rank), logit(0.06)
+        logits[cell] = torch.tensor([top, other] if rank % 2 == 0 else [other, top])
+        points[cell] = torch.tensor([50.0 + 100 * (rank % 40), 50.0 + 100 * (rank // 40)])
+    res = model.inference_single_image(logits, points, (4000, 4000), (4000, 4000))
+    assert len(res) == 2 * 1000  # both classes of each of the 1,000 kept cells
+    kept = {tuple(p) for p in res.pred_points.tolist()}
+    assert kept == {tuple(points[perm[r]].tolist()) for r in range(1000)}
+    assert res.scores.min().item() == pytest.approx(0.06, abs=1e-6)
+    assert sorted(res.scores.tolist(), reverse=True)[999] == pytest.approx(0.9 - 0.0005 * 999, abs=1e-6)
+    model.test_topk_candidates = 2000
+    assert len(model.inference_single_image(logits, points, (4000, 4000), (4000, 4000))) == 2 * n
+
+
+def test_forward_with_more_than_1000_cells_keeps_1000():
+    """264 x 264 px at stride 8 is 33 x 33 = 1,089 valid cells; the forward pass keeps the top 1,000."""
+    from tests.modeling.fixtures import tiny_p2pnet
+
+    torch.manual_seed(0)
+    model = tiny_p2pnet(num_classes=1, test_score_thresh=0.0, test_nms_thresh=1.0, max_detections_per_image=5000)
+    model.eval()
+    image = {"image": torch.randint(0, 255, (3, 264, 264), generator=torch.Generator().manual_seed(0)).float()}
+    with torch.no_grad():
+        assert len(model([image])[0]["instances"]) == 1000
+        model.test_topk_candidates = 1089
+        assert len(model([image])[0]["instances"]) == 1089
+
+
 def _inputs(with_points=True):
     torch.manual_seed(1)
     out = []
