@@ -3,53 +3,19 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from detectron2.config import get_cfg
-from detectron2.layers import ShapeSpec
-from detectron2.modeling import BACKBONE_REGISTRY, Backbone, build_model
-from detectron2.structures import Instances
+from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
-from pointdet.modeling.cpr import CPRHead, CPRNet, CPRRefinementParams, add_cprnet_config, refine_points
+from pointdet.modeling.cpr import CPRNet, CPRRefinementParams, add_cprnet_config, refine_points
+from tests.modeling.fixtures import TINY_BACKBONE_NAME, half_empty_batch, tiny_cprnet
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-class TinyFPN(Backbone):
-    """Two random-init levels: p2 (stride 4) and p3 (stride 8), 8 channels."""
-
-    def __init__(self, channels: int = 8):
-        super().__init__()
-        self.c2 = nn.Conv2d(3, channels, 3, stride=4, padding=1)
-        self.c3 = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
-        self.channels = channels
-
-    def forward(self, x):
-        p2 = torch.relu(self.c2(x))
-        return {"p2": p2, "p3": self.c3(p2)}
-
-    def output_shape(self):
-        return {"p2": ShapeSpec(channels=self.channels, stride=4), "p3": ShapeSpec(channels=self.channels, stride=8)}
-
-    @property
-    def size_divisibility(self):
-        return 8
-
-
-def _CPRTestTinyFPN(cfg, input_shape):
-    return TinyFPN()
-
-
-if "_CPRTestTinyFPN" not in BACKBONE_REGISTRY:
-    BACKBONE_REGISTRY.register(_CPRTestTinyFPN)
-
-
 def make_model(num_classes=2, **kw):
-    kw.setdefault("bag_radius", 1)
-    kw.setdefault("circle_density", 4)
-    head = CPRHead(in_channels=8, num_classes=num_classes, conv_dims=8, num_convs=1, num_groups=4)
-    return CPRNet(backbone=TinyFPN(), head=head, num_classes=num_classes, in_feature="p3", **kw)
+    return tiny_cprnet(num_classes, **kw)
 
 
 def constant_scores(model, bias=0.0):
@@ -240,21 +206,7 @@ def test_refine_image_bounds_validity_and_empty():
 
 # ------------------------------------------------------------------------------------ end to end
 def _inputs(device, with_height=True):
-    g = torch.Generator().manual_seed(0)
-    a = Instances((32, 48))
-    a.gt_points = torch.tensor([[4.0, 16.0], [30.0, 20.0]])
-    a.gt_classes = torch.tensor([0, 1])
-    a.gt_ann_ids = torch.tensor([11, 12])
-    b = Instances((40, 40))
-    b.gt_points = torch.zeros(0, 2)
-    b.gt_classes = torch.zeros(0, dtype=torch.long)
-    b.gt_ann_ids = torch.zeros(0, dtype=torch.long)
-    x0 = {"image": torch.randint(0, 255, (3, 32, 48), generator=g).float().to(device), "instances": a, "image_id": 1}
-    x1 = {"image": torch.randint(0, 255, (3, 40, 40), generator=g).float().to(device), "instances": b, "image_id": 2}
-    if with_height:
-        x0.update(height=64, width=96)
-        x1.update(height=40, width=40)
-    return [x0, x1]
+    return half_empty_batch(0, device, with_height)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -342,7 +294,7 @@ def test_build_from_yacs_config_and_p2():
     add_cprnet_config(cfg)
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.META_ARCHITECTURE = "CPRNet"
-    cfg.MODEL.BACKBONE.NAME = "_CPRTestTinyFPN"
+    cfg.MODEL.BACKBONE.NAME = TINY_BACKBONE_NAME
     cfg.MODEL.CPR.NUM_CLASSES = 3
     cfg.MODEL.CPR.IN_FEATURE = "p2"
     cfg.MODEL.CPR.HEAD.CONV_DIMS = 8
@@ -446,7 +398,7 @@ def test_refine_points_tool_and_hook(tmp_path):
         "from detectron2.config import LazyCall as L\n"
         "from detectron2.data import transforms as T\n"
         "from pointdet.modeling.cpr import CPRHead, CPRNet\n"
-        "from tests.modeling.test_cpr import TinyFPN\n"
+        "from tests.modeling.fixtures import TinyFPN\n"
         "model = L(CPRNet)(backbone=L(TinyFPN)(), head=L(CPRHead)(in_channels=8, num_classes=2, conv_dims=8,\n"
         "    num_convs=1, num_groups=4), num_classes=2, in_feature='p3', bag_radius=1, circle_density=4)\n"
         "dataloader = dict(test=dict(mapper=dict(augmentations=[L(T.ResizeShortestEdge)(short_edge_length=48,\n"

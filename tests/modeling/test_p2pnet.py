@@ -8,11 +8,11 @@ from torch import nn
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultPredictor
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import Backbone, build_model
-from detectron2.structures import Instances
+from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
 from pointdet.modeling.point_model import GroundTruthError
+from tests.modeling.fixtures import TinyFPN, point_instances, tiny_p2pnet
 from pointdet.modeling.p2pnet import (
     P2PHead,
     P2PNet,
@@ -26,49 +26,13 @@ from pointdet.modeling.p2pnet import (
 LOG2 = math.log(2.0)
 
 
-class TinyBackbone(Backbone):
-    """Random stride-8 backbone with one output "p3" (GN-free, fast)."""
-
-    def __init__(self, channels=8):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(3, channels, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
-        )
-        self.channels = channels
-
-    def forward(self, x):
-        return {"p3": self.body(x)}
-
-    def output_shape(self):
-        return {"p3": ShapeSpec(channels=self.channels, stride=8)}
-
-    @property
-    def size_divisibility(self):
-        return 8
-
-
 def make_model(num_classes=2, **kwargs):
     torch.manual_seed(0)
-    backbone = TinyBackbone()
-    head = P2PHead(
-        input_shape=backbone.output_shape()["p3"], num_classes=num_classes, num_convs=1,
-        conv_dims=8, norm="",
-    )
-    return P2PNet(
-        backbone=backbone, head=head, num_classes=num_classes, pixel_mean=[100.0] * 3,
-        pixel_std=[50.0] * 3, **kwargs,
-    )
+    return tiny_p2pnet(num_classes, **kwargs)
 
 
 def gt(points, classes, size=(64, 64)):
-    inst = Instances(size)
-    inst.gt_points = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
-    inst.gt_classes = torch.tensor(classes, dtype=torch.long)
-    return inst
+    return point_instances(points, classes, size)
 
 
 # ---------------------------------------------------------------- matcher
@@ -258,8 +222,6 @@ def test_inference_keeps_top_1000_cells_by_max_class_score():
 
 def test_forward_with_more_than_1000_cells_keeps_1000():
     """264 x 264 px at stride 8 is 33 x 33 = 1,089 valid cells; the forward pass keeps the top 1,000."""
-    from tests.modeling.fixtures import tiny_p2pnet
-
     torch.manual_seed(0)
     model = tiny_p2pnet(num_classes=1, test_score_thresh=0.0, test_nms_thresh=1.0, max_detections_per_image=5000)
     model.eval()
@@ -397,7 +359,7 @@ def test_yacs_train_forward_p2():
 
 
 def test_unknown_feature_raises():
-    backbone = TinyBackbone()
+    backbone = TinyFPN()
     head = P2PHead(input_shape=backbone.output_shape()["p3"], num_classes=1, conv_dims=8, norm="")
     with pytest.raises(KeyError, match="p4"):
         P2PNet(backbone=backbone, head=head, num_classes=1, in_feature="p4", pixel_mean=[0] * 3, pixel_std=[1] * 3)

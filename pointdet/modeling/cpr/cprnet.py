@@ -207,7 +207,7 @@ class CPRNet(PointModel):
             points_per_image: B tensors (N_b, 2), annotated points in input-image pixels.
             classes_per_image: B tensors (N_b,) classes in [0, K).
             pad_hw: (B, 2) padded (height, width) per image: points outside are invalid.
-        Normalisation (spec 2.4): MIL and negative terms by M = max(#bags with a valid point, 1)
+        Normalisation (reference code): MIL and negative terms by M = max(#bags with a valid point, 1)
         of this (per-device) batch, the annotation term by max(#valid annotated points, 1), the
         all-positive term by max(#valid bag points, 1).
         """

@@ -1,4 +1,4 @@
-"""Multi-class P2PNet point localizer (CPR paper Sec. 4.2, "P2PNet" baseline; spec cpr.md sec. 3).
+"""Multi-class P2PNet point localizer (CPR paper Sec. 4.2, "P2PNet" baseline).
 
 P2PNet (Song et al., ICCV 2021) predicts, at every cell of one FPN level, class scores and an
 offset from the cell's anchor point. The CPR paper's multi-class variant differs from the
@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec, get_norm
 from detectron2.modeling import Backbone, META_ARCH_REGISTRY, build_backbone
+from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
 from detectron2.structures import Boxes, Instances
 
 from pointdet.layers.point_nms import point_nms, points_to_pseudo_boxes
@@ -114,7 +115,7 @@ def point_grid(
 
     Returns:
         (height * width * A, 2) float tensor of (x, y) in input-image pixels, ordered
-        (row i, column j, anchor a) like :func:`permute_to_N_HWA_K`.
+        (row i, column j, anchor a) like Detectron2's ``permute_to_N_HWA_K``.
     """
     ys = torch.arange(height, dtype=torch.float32, device=device)
     xs = torch.arange(width, dtype=torch.float32, device=device)
@@ -122,12 +123,6 @@ def point_grid(
     base = torch.stack([xx, yy], dim=-1).reshape(-1, 1, 2)  # (HW, 1, 2)
     off = torch.as_tensor(offsets, dtype=torch.float32, device=device).reshape(1, -1, 2)
     return ((base + off) * stride).reshape(-1, 2)
-
-
-def _permute_to_N_HWA_K(tensor: Tensor, K: int) -> Tensor:
-    """(N, A*K, H, W) -> (N, H*W*A, K)."""
-    N, _, H, W = tensor.shape
-    return tensor.view(N, -1, K, H, W).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
 
 
 @META_ARCH_REGISTRY.register()
@@ -262,8 +257,8 @@ class P2PNet(PointModel):
         images = self.preprocess_image(batched_inputs)
         feature = self.backbone(images.tensor)[self.in_feature]
         cls_map, delta_map = self.head(feature)
-        cls_logits = _permute_to_N_HWA_K(cls_map, self.num_classes)  # (N, HWA, K)
-        deltas = _permute_to_N_HWA_K(delta_map, 2)  # (N, HWA, 2)
+        cls_logits = permute_to_N_HWA_K(cls_map, self.num_classes)  # (N, HWA, K)
+        deltas = permute_to_N_HWA_K(delta_map, 2)  # (N, HWA, 2)
         H, W = feature.shape[-2:]
         anchors = point_grid(H, W, self.stride, self.anchor_offsets, device=feature.device)
         pred_points = anchors[None] + deltas * self.stride  # (N, HWA, 2) input-image px
