@@ -104,18 +104,19 @@ class PointModel(nn.Module):
             inst = inst.to(self.device)
             p = inst.gt_points
             p = p.tensor if hasattr(p, "tensor") else p
-            inst.gt_points = torch.as_tensor(p, dtype=torch.float32, device=self.device).view(-1, 2)
-            inst.gt_classes = inst.gt_classes.long().view(-1)
-            n = inst.gt_points.shape[0]
+            points = torch.as_tensor(p, dtype=torch.float32, device=self.device).reshape(-1, 2)
+            classes = inst.gt_classes.long().reshape(-1)
+            n = points.shape[0]
             if inst.has("gt_ann_ids"):
-                inst.gt_ann_ids = inst.gt_ann_ids.long().view(-1)
+                ann_ids = inst.gt_ann_ids.long().reshape(-1)
             else:
-                inst.gt_ann_ids = torch.full((n,), -1, dtype=torch.long, device=self.device)
-            if not (inst.gt_classes.shape[0] == inst.gt_ann_ids.shape[0] == n):
+                ann_ids = torch.full((n,), -1, dtype=torch.long, device=self.device)
+            if not (classes.shape[0] == ann_ids.shape[0] == n == len(inst)):
                 raise GroundTruthError(
                     f"{type(self).__name__}: image {_image_name(x)} has {n} gt_points but "
-                    f"{inst.gt_classes.shape[0]} gt_classes / {inst.gt_ann_ids.shape[0]} gt_ann_ids"
+                    f"{classes.shape[0]} gt_classes / {ann_ids.shape[0]} gt_ann_ids"
                 )
+            inst.gt_points, inst.gt_classes, inst.gt_ann_ids = points, classes, ann_ids
             out.append(inst)
         return out
 

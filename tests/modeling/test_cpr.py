@@ -204,6 +204,23 @@ def test_refine_image_bounds_validity_and_empty():
     assert r["points"].shape == (0, 2) and r["keep"].shape == (0, 3)
 
 
+def test_refinement_params_one_object():
+    """The rules travel as one CPRRefinementParams: validated, injected into CPRNet, recorded."""
+    with pytest.raises(ValueError, match="score_threshold"):
+        CPRRefinementParams(score_threshold=float("nan"))
+    with pytest.raises(TypeError, match="CPRRefinementParams"):
+        refine_points(*_ref_case(), (100, 100), {"score_threshold": 0.35})
+    with pytest.raises(TypeError, match="CPRRefinementParams"):
+        make_model(refinement={"score_threshold": 0.35})
+    rules = CPRRefinementParams(use_nearest_filter=False, refine_th=0.2)
+    model = make_model(refinement=rules)
+    assert model.refinement is rules
+    assert model.refine_kwargs == {
+        "score_threshold": 0.1, "relative_score_threshold": 0.5, "use_classify_filter": True,
+        "use_nearest_filter": False, "restrict_to_image": True, "always_include_annotated": True, "refine_th": 0.2,
+    }
+
+
 # ------------------------------------------------------------------------------------ end to end
 def _inputs(device, with_height=True):
     return half_empty_batch(0, device, with_height)
