@@ -201,3 +201,23 @@ def test_built_cprnet_carries_the_rules():
     assert CPRRefinementParams.from_config(cfg) == CPRRefinementParams()
     cfg.MODEL.CPR.REFINE.SCORE_THRESHOLD = 0.0  # Table 4c delta_1 = 0 row
     assert CPRRefinementParams.from_config(cfg) == CPRRefinementParams(score_threshold=0.0)
+
+
+TABLE_4C = [
+    ("cprnet_R_50_FPN_1x_coco_refine_delta1_0.py", "score_threshold", 0.0),
+    ("cprnet_R_50_FPN_1x_coco_refine_delta2_0.py", "relative_score_threshold", 0.0),
+    ("cprnet_R_50_FPN_1x_coco_refine_no_classify.py", "use_classify_filter", False),
+    ("cprnet_R_50_FPN_1x_coco_refine_no_nearest.py", "use_nearest_filter", False),
+    ("cprnet_R_50_FPN_1x_coco_refine_reference.py", "always_include_annotated", False),
+]
+
+
+@pytest.mark.parametrize("name,rule,value", TABLE_4C, ids=[r[0] for r in TABLE_4C])
+def test_table_4c_configs_flip_one_rule(name, rule, value):
+    """Each Table 4c ablation config differs from the base in exactly its refinement rule."""
+    from detectron2.config import instantiate
+
+    base = dict(instantiate(_lazy("cprnet_R50").model.refinement).as_dict())
+    cfg = LazyConfig.load(os.path.join(ROOT, "configs/CPR", name))
+    got = instantiate(cfg.model.refinement).as_dict()
+    assert {k for k in got if got[k] != base[k]} == {rule} and got[rule] == value
