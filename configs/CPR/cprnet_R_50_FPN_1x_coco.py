@@ -1,4 +1,4 @@
-"""CPRNet on COCO 2017 train coarse points (CPR paper setting, Sec. 4.1 and spec cpr.md 2.1-2.2).
+"""CPRNet on COCO 2017 train coarse points (CPR paper setting, Sec. 4.1; projects/CPR/README.md).
 
 R-50 + FPN (GN) read at P3 (stride 8), bag radius R = 8, u0 = 8, loss weights 0.25 / 0.125 /
 0.75, "coco400" resize (short side 400, long side <= 667) for training and refinement, SGD lr

@@ -5,5 +5,5 @@ Refinement-time only: use the weights trained with cprnet_R_50_FPN_1x_coco.py, e
 """
 from .cprnet_R_50_FPN_1x_coco import dataloader, hooks, lr_multiplier, model, optimizer, train  # noqa: F401
 
-model.score_threshold = 0.0
+model.refinement.score_threshold = 0.0
 train.output_dir = "./output/CPR/cprnet_R_50_FPN_1x_coco_refine_delta1_0"

@@ -25,6 +25,8 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.structures import Boxes, Instances
 
+from pointdet.layers.image_bounds import points_inside_image
+
 __all__ = [
     "PointDatasetMapper",
     "TwoViewDatasetMapper",
@@ -273,7 +275,7 @@ class PointDatasetMapper(DatasetMapper):
         # apply_coords may work in place (e.g. HFlipTransform): pass a copy.
         moved = transforms.apply_coords(orig.copy()).reshape(n, per_obj, 2)
         h, w = image_shape
-        inside = ((moved[..., 0] >= 0) & (moved[..., 0] <= w) & (moved[..., 1] >= 0) & (moved[..., 1] <= h)).all(axis=1)
+        inside = points_inside_image(moved, (h, w)).all(axis=1)  # the one rule: closed [0, w] x [0, h]
         keep = inside if self.out_of_image == "drop" else np.ones(n, dtype=bool)
 
         inst = Instances(image_shape)

@@ -1,4 +1,13 @@
-"""Small shared ops: point bags, MIL scoring, point NMS."""
+"""Small shared ops: point bags, MIL toolkit, point NMS, nearest same-class point, the inside-the-image rule."""
+from .image_bounds import points_inside_image  # noqa: F401
+from .nearest import nearest_is_self, nearest_same_class  # noqa: F401
 from .point_nms import point_nms, points_to_pseudo_boxes  # noqa: F401
-from .point_bags import bag_points, circle_bag_offsets, class_negative_mask, padded_image_sizes, points_inside, sample_point_features  # noqa: F401,E501
-from .mil import focal_loss_on_probabilities, mil_bag_scores  # noqa: F401
+from .point_bags import bag_points, circle_bag_offsets, class_negative_mask, padded_image_sizes, sample_point_features  # noqa: F401,E501
+from .mil import (  # noqa: F401
+    MILScores,
+    class_scores,
+    focal_loss_on_probabilities,
+    mil_bag_scores,
+    mil_loss,
+    negative_loss,
+)

@@ -5,14 +5,14 @@ Pure functions on tensors:
 * :func:`circle_bag_offsets` -- the circle offsets of a point bag B_j (Eq. 1), in feature cells.
 * :func:`bag_points` -- absolute bag point coordinates around annotated points.
 * :func:`sample_point_features` -- bilinear features at image-pixel points.
-* :func:`points_inside` -- which points lie inside a per-image rectangle (padded or unpadded).
 * :func:`padded_image_sizes` -- per-image padded size in a batched ``ImageList``.
 * :func:`class_negative_mask` -- per-class negative cells (Eq. 2).
 
 Coordinates follow pointdet's continuous convention: a feature map with stride ``s`` has
 cell ``i`` covering image pixels ``[i*s, (i+1)*s)`` with its centre at ``(i + 0.5) * s``.
 (The CPR reference code puts cell ``i`` at ``i*s`` for the bag features; see
-``projects/CPR/README.md``, "Differences from the paper".)
+``projects/CPR/README.md``, "Differences from the paper".) Whether a point is inside an image
+is decided by the one rule of :mod:`pointdet.layers.image_bounds`.
 """
 import math
 from typing import List, Sequence, Tuple
@@ -20,11 +20,12 @@ from typing import List, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from .image_bounds import points_inside_image
+
 __all__ = [
     "circle_bag_offsets",
     "bag_points",
     "sample_point_features",
-    "points_inside",
     "padded_image_sizes",
     "class_negative_mask",
 ]
@@ -104,21 +105,6 @@ def sample_point_features(
     return out
 
 
-def points_inside(points: torch.Tensor, sizes_hw: torch.Tensor) -> torch.Tensor:
-    """Whether points lie in ``[0, w) x [0, h)``.
-
-    Args:
-        points: (..., 2) points (x, y) in pixels.
-        sizes_hw: (..., 2) (height, width) broadcastable to ``points`` (e.g. one per image,
-            expanded to the points of that image).
-    Returns:
-        bool tensor of shape ``points.shape[:-1]``.
-    """
-    sizes_hw = sizes_hw.to(points.dtype)
-    x, y = points[..., 0], points[..., 1]
-    return (x >= 0) & (y >= 0) & (x < sizes_hw[..., 1]) & (y < sizes_hw[..., 0])
-
-
 def padded_image_sizes(
     image_sizes: Sequence[Tuple[int, int]], size_divisibility: int, tensor_hw: Tuple[int, int], device=None
 ) -> torch.Tensor:
@@ -176,7 +162,7 @@ def class_negative_mask(
     centres = torch.stack([cx, cy], dim=-1).view(-1, 2)  # (HW, 2)
     masks = []
     for b in range(B):
-        valid = points_inside(centres, valid_sizes_hw[b].to(device))  # (HW,)
+        valid = points_inside_image(centres, valid_sizes_hw[b].to(device))  # (HW,)
         pts = points_per_image[b].to(device=device, dtype=torch.float32).view(-1, 2)
         cls = classes_per_image[b].to(device=device).view(-1).long()
         if pts.shape[0] > 0:

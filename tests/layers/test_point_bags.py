@@ -9,9 +9,9 @@ from pointdet.layers.point_bags import (
     circle_bag_offsets,
     class_negative_mask,
     padded_image_sizes,
-    points_inside,
     sample_point_features,
 )
+from pointdet.layers.image_bounds import points_inside_image
 
 
 @pytest.mark.parametrize("R,u0", [(1, 8), (3, 8), (8, 8), (5, 4)])
@@ -65,10 +65,11 @@ def test_sample_point_features_batch_index():
 def test_exclusion_outside_padded_image():
     off = circle_bag_offsets(1, 4)  # (1,0), (0,1), (-1,0), (0,-1), (0,0)
     pts = bag_points(torch.tensor([[2.0, 2.0]]), off, stride=8)
-    valid = points_inside(pts, torch.tensor([[[32.0, 32.0]]]))
+    valid = points_inside_image(pts, torch.tensor([[[32.0, 32.0]]]))
     assert valid.tolist() == [[True, True, False, False, True]]
-    # x == w is outside ([0, w) x [0, h))
-    assert points_inside(torch.tensor([[32.0, 1.0], [31.9, 1.0]]), torch.tensor([32.0, 32.0])).tolist() == [False, True]
+    # a bag point exactly on the padded border is valid (the closed rule of image_bounds)
+    pts = bag_points(torch.tensor([[24.0, 2.0]]), off, stride=8)  # (32, 2) first
+    assert points_inside_image(pts, torch.tensor([[[32.0, 32.0]]])).tolist() == [[True, True, True, False, True]]
 
 
 def test_padded_image_sizes():

@@ -3,53 +3,19 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from detectron2.config import get_cfg
-from detectron2.layers import ShapeSpec
-from detectron2.modeling import BACKBONE_REGISTRY, Backbone, build_model
-from detectron2.structures import Instances
+from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
-from pointdet.modeling.cpr import CPRHead, CPRNet, add_cprnet_config, refine_points
+from pointdet.modeling.cpr import CPRNet, CPRRefinementParams, add_cprnet_config, refine_points
+from tests.modeling.fixtures import TINY_BACKBONE_NAME, half_empty_batch, tiny_cprnet
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-class TinyFPN(Backbone):
-    """Two random-init levels: p2 (stride 4) and p3 (stride 8), 8 channels."""
-
-    def __init__(self, channels: int = 8):
-        super().__init__()
-        self.c2 = nn.Conv2d(3, channels, 3, stride=4, padding=1)
-        self.c3 = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
-        self.channels = channels
-
-    def forward(self, x):
-        p2 = torch.relu(self.c2(x))
-        return {"p2": p2, "p3": self.c3(p2)}
-
-    def output_shape(self):
-        return {"p2": ShapeSpec(channels=self.channels, stride=4), "p3": ShapeSpec(channels=self.channels, stride=8)}
-
-    @property
-    def size_divisibility(self):
-        return 8
-
-
-def _CPRTestTinyFPN(cfg, input_shape):
-    return TinyFPN()
-
-
-if "_CPRTestTinyFPN" not in BACKBONE_REGISTRY:
-    BACKBONE_REGISTRY.register(_CPRTestTinyFPN)
-
-
 def make_model(num_classes=2, **kw):
-    kw.setdefault("bag_radius", 1)
-    kw.setdefault("circle_density", 4)
-    head = CPRHead(in_channels=8, num_classes=num_classes, conv_dims=8, num_convs=1, num_groups=4)
-    return CPRNet(backbone=TinyFPN(), head=head, num_classes=num_classes, in_feature="p3", **kw)
+    return tiny_cprnet(num_classes, **kw)
 
 
 def constant_scores(model, bias=0.0):
@@ -99,6 +65,35 @@ def test_losses_normalisation_two_bags_and_nonuniform_scores():
     assert out["loss_neg"].item() == pytest.approx(0.75 * 30 * fl_neg(s) / 2, rel=1e-5)
 
 
+@pytest.mark.parametrize("append_center", [True, False])
+def test_annotation_loss_is_read_at_the_annotated_point(append_center):
+    """L_ann (Eq. 8-9) uses S at a_j itself: moving a_j over a feature bump changes it as computed.
+
+    Feature channel 0 is 1 at the cell centred on (12, 12) and 0 elsewhere; f_cls gives class 0
+    the logit 4 * f0 and class 1 the logit 0. Bilinear sampling reads f0 = 1 at (12, 12), 1/2 at
+    (16, 12) and (12, 16), 1/4 at (16, 16), 0 at (12, 20) (the next cell centre) and at (4, 12),
+    whose first bag point (12, 12) sits on the bump (reading a bag point instead of a_j would
+    give the logit 4, not 0).
+    """
+    model = make_model(use_mil_loss=False, use_negative_loss=False, append_center=append_center)
+    constant_scores(model, 0.0)
+    with torch.no_grad():
+        model.head.cls_out.weight[0, 0] = 4.0
+    tower = torch.zeros(1, 8, 4, 4)
+    tower[0, 0, 1, 1] = 1.0
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    for point, f0 in [((12.0, 12.0), 1.0), ((16.0, 12.0), 0.5), ((12.0, 16.0), 0.5), ((16.0, 16.0), 0.25),
+                      ((12.0, 20.0), 0.0), ((4.0, 12.0), 0.0), ((28.0, 28.0), 0.0)]:
+        out = model.losses(tower, [torch.tensor([point])], [torch.tensor([0])], torch.tensor([[32.0, 32.0]]))
+        expected = 0.125 * (fl_pos(sig(4.0 * f0)) + fl_neg(0.5))
+        assert out["loss_ann"].item() == pytest.approx(expected, rel=1e-5), point
+    # two annotated points: the mean over the valid ones
+    out = model.losses(tower, [torch.tensor([[12.0, 12.0], [4.0, 12.0]])], [torch.tensor([0, 0])],
+                       torch.tensor([[32.0, 32.0]]))
+    expected = 0.125 * (fl_pos(sig(4.0)) + fl_pos(0.5) + 2 * fl_neg(0.5)) / 2
+    assert out["loss_ann"].item() == pytest.approx(expected, rel=1e-5)
+
+
 def test_all_positive_loss_and_switches():
     model = make_model(use_mil_loss=False, use_all_positive_loss=True, use_negative_loss=False)
     constant_scores(model, 0.0)
@@ -145,16 +140,16 @@ def test_refine_default_paper_rule():
 
 
 def test_refine_reference_rule_without_annotated():
-    r = refine_points(*_ref_case(), (100, 100), always_include_annotated=False)
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(always_include_annotated=False))
     assert torch.allclose(r["points"], torch.tensor([[14.2 / 1.1, 12.2 / 1.1]]), atol=1e-5)
 
 
 def test_refine_delta1_delta2():
-    r = refine_points(*_ref_case(), (100, 100), score_threshold=0.35)
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(score_threshold=0.35))
     assert torch.allclose(r["points"], torch.tensor([[15.2 / 1.2, 10.0]]), atol=1e-5)
-    r = refine_points(*_ref_case(), (100, 100), relative_score_threshold=0.9)  # 0.36 > 0.3
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(relative_score_threshold=0.9))  # 0.36 > 0.3
     assert r["keep"].tolist() == [[True, False, False]]
-    r = refine_points(*_ref_case(), (100, 100), score_threshold=0.0, relative_score_threshold=0.0)
+    r = refine_points(*_ref_case(), (100, 100), CPRRefinementParams(score_threshold=0.0, relative_score_threshold=0.0))
     assert r["keep"].tolist() == [[True, True, True]]
 
 
@@ -162,7 +157,7 @@ def test_refine_classify_filter():
     p, c, bag, s, v, a = _ref_case()
     s[0, 1] = torch.tensor([0.3, 0.5])
     assert refine_points(p, c, bag, s, v, a, (100, 100))["keep"].tolist() == [[True, False, False]]
-    r = refine_points(p, c, bag, s, v, a, (100, 100), use_classify_filter=False)
+    r = refine_points(p, c, bag, s, v, a, (100, 100), CPRRefinementParams(use_classify_filter=False))
     assert r["keep"].tolist() == [[True, True, False]]
 
 
@@ -173,7 +168,7 @@ def test_refine_nearest_filter_classwise_and_ties():
     s2, v2, a2 = s.repeat(2, 1, 1), v.repeat(2, 1), a.repeat(2, 1)
     r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100))
     assert r["keep"][0].tolist() == [False, True, False]  # (14,10) is nearer to (16,10)
-    r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100), use_nearest_filter=False)
+    r = refine_points(p2, torch.tensor([0, 0]), bag2, s2, v2, a2, (100, 100), CPRRefinementParams(use_nearest_filter=False))
     assert r["keep"][0].tolist() == [True, True, False]
     # an object of another class does not take bag points away
     s3 = s2.clone()
@@ -193,7 +188,7 @@ def test_refine_nearest_filter_classwise_and_ties():
 def test_refine_image_bounds_validity_and_empty():
     p, c, bag, s, v, a = _ref_case()
     assert refine_points(p, c, bag, s, v, a, (12, 100))["keep"].tolist() == [[True, False, False]]
-    assert refine_points(p, c, bag, s, v, a, (12, 100), restrict_to_image=False)["keep"].tolist() == [[True, True, False]]
+    assert refine_points(p, c, bag, s, v, a, (12, 100), CPRRefinementParams(restrict_to_image=False))["keep"].tolist() == [[True, True, False]]
     v0 = v.clone()
     v0[0, 0] = False
     assert refine_points(p, c, bag, s, v0, a, (100, 100))["keep"].tolist() == [[False, True, False]]
@@ -201,7 +196,7 @@ def test_refine_image_bounds_validity_and_empty():
     r = refine_points(p, c, bag, s * 0.1, v, a, (100, 100))
     assert torch.equal(r["points"], p) and r["refined"].tolist() == [False] and r["scores"].tolist() == [0.0]
     # refine_th: mean kept score 0.55 < 0.6 -> unchanged
-    r = refine_points(p, c, bag, s, v, a, (100, 100), refine_th=0.6)
+    r = refine_points(p, c, bag, s, v, a, (100, 100), CPRRefinementParams(refine_th=0.6))
     assert torch.equal(r["points"], p) and r["refined"].tolist() == [False]
     # no objects
     r = refine_points(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, 2), torch.zeros(0, 3, 2),
@@ -209,23 +204,26 @@ def test_refine_image_bounds_validity_and_empty():
     assert r["points"].shape == (0, 2) and r["keep"].shape == (0, 3)
 
 
+def test_refinement_params_one_object():
+    """The rules travel as one CPRRefinementParams: validated, injected into CPRNet, recorded."""
+    with pytest.raises(ValueError, match="score_threshold"):
+        CPRRefinementParams(score_threshold=float("nan"))
+    with pytest.raises(TypeError, match="CPRRefinementParams"):
+        refine_points(*_ref_case(), (100, 100), {"score_threshold": 0.35})
+    with pytest.raises(TypeError, match="CPRRefinementParams"):
+        make_model(refinement={"score_threshold": 0.35})
+    rules = CPRRefinementParams(use_nearest_filter=False, refine_th=0.2)
+    model = make_model(refinement=rules)
+    assert model.refinement is rules
+    assert model.refine_kwargs == {
+        "score_threshold": 0.1, "relative_score_threshold": 0.5, "use_classify_filter": True,
+        "use_nearest_filter": False, "restrict_to_image": True, "always_include_annotated": True, "refine_th": 0.2,
+    }
+
+
 # ------------------------------------------------------------------------------------ end to end
 def _inputs(device, with_height=True):
-    g = torch.Generator().manual_seed(0)
-    a = Instances((32, 48))
-    a.gt_points = torch.tensor([[4.0, 16.0], [30.0, 20.0]])
-    a.gt_classes = torch.tensor([0, 1])
-    a.gt_ann_ids = torch.tensor([11, 12])
-    b = Instances((40, 40))
-    b.gt_points = torch.zeros(0, 2)
-    b.gt_classes = torch.zeros(0, dtype=torch.long)
-    b.gt_ann_ids = torch.zeros(0, dtype=torch.long)
-    x0 = {"image": torch.randint(0, 255, (3, 32, 48), generator=g).float().to(device), "instances": a, "image_id": 1}
-    x1 = {"image": torch.randint(0, 255, (3, 40, 40), generator=g).float().to(device), "instances": b, "image_id": 2}
-    if with_height:
-        x0.update(height=64, width=96)
-        x1.update(height=40, width=40)
-    return [x0, x1]
+    return half_empty_batch(0, device, with_height)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -286,14 +284,15 @@ def test_refine_bag_radius_is_separate_from_training():
     r0 = refine_r2.refine(_inputs("cpu"), return_bags=True)[0]["instances"]
     assert r0.bag_points.shape == (2, 4 + 8, 2)  # circles of 4 and 8 points, a_j apart
     # object 0 at (4, 16) of the 48x32 input, stride 8, every score 0.5. Kept: a_j, the R=1
-    # points (12,16) (4,24) (4,8) and the R=2 points (20,16) (4+8v2, 16+8v2) (4,0) (4+8v2, 16-8v2);
-    # the rest fall outside the image. Equal weights: the mean is (9.8284, 14.0), x2 to original.
+    # points (12,16) (4,24) (4,8) and the R=2 points (20,16) (4+8v2, 16+8v2) (4,0) (4+8v2, 16-8v2)
+    # and (4,32), on the bottom border (inside: closed rule); the rest fall outside the image.
+    # Equal weights: the mean is (9.1808, 16.0), x2 to original.
     c = 8 * math.sqrt(2)
-    xs = [4, 12, 4, 4, 20, 4 + c, 4, 4 + c]
-    ys = [16, 16, 24, 8, 16, 16 + c, 0, 16 - c]
-    expected = torch.tensor([2 * sum(xs) / 8, 2 * sum(ys) / 8])
+    xs = [4, 12, 4, 4, 20, 4 + c, 4, 4 + c, 4]
+    ys = [16, 16, 24, 8, 16, 16 + c, 0, 16 - c, 32]
+    expected = torch.tensor([2 * sum(xs) / 9, 2 * sum(ys) / 9])
     assert torch.allclose(r0.pred_points[0], expected, atol=1e-4)
-    assert int(r0.bag_keep[0].sum()) == 7
+    assert int(r0.bag_keep[0].sum()) == 8
     with pytest.raises(ValueError, match="bag radii"):
         make_model(refine_bag_radius=0)
 
@@ -312,7 +311,7 @@ def test_build_from_yacs_config_and_p2():
     add_cprnet_config(cfg)
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.META_ARCHITECTURE = "CPRNet"
-    cfg.MODEL.BACKBONE.NAME = "_CPRTestTinyFPN"
+    cfg.MODEL.BACKBONE.NAME = TINY_BACKBONE_NAME
     cfg.MODEL.CPR.NUM_CLASSES = 3
     cfg.MODEL.CPR.IN_FEATURE = "p2"
     cfg.MODEL.CPR.HEAD.CONV_DIMS = 8
@@ -416,7 +415,7 @@ def test_refine_points_tool_and_hook(tmp_path):
         "from detectron2.config import LazyCall as L\n"
         "from detectron2.data import transforms as T\n"
         "from pointdet.modeling.cpr import CPRHead, CPRNet\n"
-        "from tests.modeling.test_cpr import TinyFPN\n"
+        "from tests.modeling.fixtures import TinyFPN\n"
         "model = L(CPRNet)(backbone=L(TinyFPN)(), head=L(CPRHead)(in_channels=8, num_classes=2, conv_dims=8,\n"
         "    num_convs=1, num_groups=4), num_classes=2, in_feature='p3', bag_radius=1, circle_density=4)\n"
         "dataloader = dict(test=dict(mapper=dict(augmentations=[L(T.ResizeShortestEdge)(short_edge_length=48,\n"

@@ -8,10 +8,11 @@ from torch import nn
 from detectron2.config import get_cfg
 from detectron2.engine import DefaultPredictor
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import Backbone, build_model
-from detectron2.structures import Instances
+from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
+from pointdet.modeling.point_model import GroundTruthError
+from tests.modeling.fixtures import TinyFPN, point_instances, tiny_p2pnet
 from pointdet.modeling.p2pnet import (
     P2PHead,
     P2PNet,
@@ -25,49 +26,13 @@ from pointdet.modeling.p2pnet import (
 LOG2 = math.log(2.0)
 
 
-class TinyBackbone(Backbone):
-    """Random stride-8 backbone with one output "p3" (GN-free, fast)."""
-
-    def __init__(self, channels=8):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(3, channels, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
-        )
-        self.channels = channels
-
-    def forward(self, x):
-        return {"p3": self.body(x)}
-
-    def output_shape(self):
-        return {"p3": ShapeSpec(channels=self.channels, stride=8)}
-
-    @property
-    def size_divisibility(self):
-        return 8
-
-
 def make_model(num_classes=2, **kwargs):
     torch.manual_seed(0)
-    backbone = TinyBackbone()
-    head = P2PHead(
-        input_shape=backbone.output_shape()["p3"], num_classes=num_classes, num_convs=1,
-        conv_dims=8, norm="",
-    )
-    return P2PNet(
-        backbone=backbone, head=head, num_classes=num_classes, pixel_mean=[100.0] * 3,
-        pixel_std=[50.0] * 3, **kwargs,
-    )
+    return tiny_p2pnet(num_classes, **kwargs)
 
 
 def gt(points, classes, size=(64, 64)):
-    inst = Instances(size)
-    inst.gt_points = torch.tensor(points, dtype=torch.float32).reshape(-1, 2)
-    inst.gt_classes = torch.tensor(classes, dtype=torch.long)
-    return inst
+    return point_instances(points, classes, size)
 
 
 # ---------------------------------------------------------------- matcher
@@ -228,6 +193,45 @@ def test_inference_rescale_nms_and_threshold():
     assert len(model.inference_single_image(logits, points, (100, 50), (200, 100))) == 1
 
 
+def test_inference_keeps_top_1000_cells_by_max_class_score():
+    """nms_pre: of 1,500 cells only the 1,000 with the highest *max* class score reach the threshold.
+
+    Cell i (in a shuffled order) has max score 0.9 - 0.0005 i, on class 0 for even i and class 1
+    for odd i, and 0.06 (> 0.05) on the other class; the cells lie 100 px apart, so NMS keeps all.
+    """
+    model = make_model(num_classes=2, max_detections_per_image=5000)
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    n = 1500
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    logits = torch.empty(n, 2)
+    points = torch.empty(n, 2)
+    for rank in range(n):
+        cell = perm[rank]
+        top, other = logit(0.9 - 0.0005 * rank), logit(0.06)
+        logits[cell] = torch.tensor([top, other] if rank % 2 == 0 else [other, top])
+        points[cell] = torch.tensor([50.0 + 100 * (rank % 40), 50.0 + 100 * (rank // 40)])
+    res = model.inference_single_image(logits, points, (4000, 4000), (4000, 4000))
+    assert len(res) == 2 * 1000  # both classes of each of the 1,000 kept cells
+    kept = {tuple(p) for p in res.pred_points.tolist()}
+    assert kept == {tuple(points[perm[r]].tolist()) for r in range(1000)}
+    assert res.scores.min().item() == pytest.approx(0.06, abs=1e-6)
+    assert sorted(res.scores.tolist(), reverse=True)[999] == pytest.approx(0.9 - 0.0005 * 999, abs=1e-6)
+    model.test_topk_candidates = 2000
+    assert len(model.inference_single_image(logits, points, (4000, 4000), (4000, 4000))) == 2 * n
+
+
+def test_forward_with_more_than_1000_cells_keeps_1000():
+    """264 x 264 px at stride 8 is 33 x 33 = 1,089 valid cells; the forward pass keeps the top 1,000."""
+    torch.manual_seed(0)
+    model = tiny_p2pnet(num_classes=1, test_score_thresh=0.0, test_nms_thresh=1.0, max_detections_per_image=5000)
+    model.eval()
+    image = {"image": torch.randint(0, 255, (3, 264, 264), generator=torch.Generator().manual_seed(0)).float()}
+    with torch.no_grad():
+        assert len(model([image])[0]["instances"]) == 1000
+        model.test_topk_candidates = 1089
+        assert len(model([image])[0]["instances"]) == 1089
+
+
 def _inputs(with_points=True):
     torch.manual_seed(1)
     out = []
@@ -295,7 +299,13 @@ def test_missing_gt_points_raises():
     model = make_model()
     batch = _inputs()
     batch[0]["instances"].remove("gt_points")
-    with EventStorage(), pytest.raises(KeyError, match="gt_points"):
+    batch[0]["image_id"] = 7
+    with EventStorage(), pytest.raises(GroundTruthError, match="image 7 lack gt_points"):
+        model(batch)
+    del batch[1]["instances"]
+    batch[0]["instances"] = gt([[1.0, 2.0]], [0], (64, 48))
+    batch[1]["file_name"] = "b.png"
+    with EventStorage(), pytest.raises(GroundTruthError, match="'instances'.*image b.png"):
         model(batch)
 
 
@@ -349,7 +359,7 @@ def test_yacs_train_forward_p2():
 
 
 def test_unknown_feature_raises():
-    backbone = TinyBackbone()
+    backbone = TinyFPN()
     head = P2PHead(input_shape=backbone.output_shape()["p3"], num_classes=1, conv_dims=8, norm="")
     with pytest.raises(KeyError, match="p4"):
         P2PNet(backbone=backbone, head=head, num_classes=1, in_feature="p4", pixel_mean=[0] * 3, pixel_std=[1] * 3)

@@ -9,13 +9,15 @@ refinement delta_1 0.1, delta_2 0.5, classify + nearest filters, refine_th 0.1.
 Variants are configs: ``model.in_feature = "p2"`` (with ``model.backbone.in_features`` and
 ``model.backbone.bottom_up.out_features`` starting at res2) for tiny objects; loss and
 refinement switches (``use_mil_loss``, ``use_annotation_loss``, ``use_negative_loss``,
-``use_all_positive_loss``, ``score_threshold``, ``relative_score_threshold``,
-``use_classify_filter``, ``use_nearest_filter``, ``always_include_annotated``).
+``use_all_positive_loss``) and the refinement rules, one object ``model.refinement``
+(``CPRRefinementParams``: ``score_threshold``, ``relative_score_threshold``,
+``use_classify_filter``, ``use_nearest_filter``, ``restrict_to_image``,
+``always_include_annotated``, ``refine_th``).
 ``model.backbone.bottom_up.weights`` holds the ImageNet checkpoint path (None: random init).
 """
 from detectron2.config import LazyCall as L
 
-from pointdet.modeling.cpr import CPRHead, CPRNet
+from pointdet.modeling.cpr import CPRHead, CPRNet, CPRRefinementParams
 
 from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2_fpn_gn_p3
 
@@ -39,13 +41,22 @@ model = L(CPRNet)(
     mil_loss_weight=0.25,
     annotation_loss_weight=0.125,
     negative_loss_weight=0.75,
+    all_positive_loss_weight=0.25,  # Table 2 "pos" ablation only
     focal_gamma=2.0,
-    score_threshold=0.1,
-    relative_score_threshold=0.5,
-    use_classify_filter=True,
-    use_nearest_filter=True,
-    always_include_annotated=True,
-    refine_th=0.1,
+    focal_eps=1e-6,  # reference: epsilon of the probability-space focal term
+    use_mil_loss=True,  # Table 2: MIL + ann + neg
+    use_annotation_loss=True,
+    use_negative_loss=True,
+    use_all_positive_loss=False,
+    refinement=L(CPRRefinementParams)(
+        score_threshold=0.1,  # delta_1 (Sec. 3.3, Table 4c)
+        relative_score_threshold=0.5,  # delta_2 (Sec. 3.3, Table 4c)
+        use_classify_filter=True,  # constraint II
+        use_nearest_filter=True,  # constraint III
+        restrict_to_image=True,  # bag points inside the unpadded image (reference)
+        always_include_annotated=True,  # Alg. 2 line 5; False = reference code
+        refine_th=0.1,  # reference: objects with a lower mean kept score stay
+    ),
     pixel_mean=PIXEL_MEAN,
     pixel_std=PIXEL_STD,
     input_format="RGB",

@@ -1,7 +1,7 @@
 """Multi-class P2PNet localizer (CPR paper Sec. 4.2) on the ImageNet MobileNetV2-FPN backbone.
 
 The head and all training/inference hyperparameters are the paper's / reference's COCO
-defaults (spec cpr.md section 3): one feature level P3 (stride 8) computed by an FPN with GN
+defaults (projects/CPR/README.md): one feature level P3 (stride 8) computed by an FPN with GN
 from res3..res5 (the reference FPN's start_level=1, num_outs=1), separate cls/reg towers of 4
 3x3 convs (256 ch, GN, ReLU), A = 1 anchor point per cell, top-5 repeated Hungarian matching
 on 2.0 * focal cost + 0.1 * L1 (px), focal loss (0.25, 2), smooth-L1 (beta 1/9, weight 0.5) on

@@ -6,7 +6,8 @@ every annotated point of a class are negatives of that class (Eq. 2, 10). The to
 Eq. 3 scaled by the reference's 0.25.
 
 Inference: CPRNet does not detect; it *refines the given annotated points* (Alg. 2) with
-:func:`pointdet.modeling.cpr.refinement.refine_points`.
+:func:`pointdet.modeling.cpr.refinement.refine_points`, under the rules of one injected
+:class:`~pointdet.modeling.cpr.refinement.CPRRefinementParams`.
 """
 import logging
 from typing import Dict, List, Optional
@@ -17,39 +18,30 @@ from fvcore.nn import sigmoid_focal_loss
 from torch import nn
 
 from detectron2.config import configurable
-from detectron2.layers import move_device_like
 from detectron2.modeling import Backbone, META_ARCH_REGISTRY, build_backbone
-from detectron2.structures import ImageList, Instances
-from detectron2.utils.events import get_event_storage
+from detectron2.structures import Instances
 
-from pointdet.layers.mil import focal_loss_on_probabilities, mil_bag_scores
+from pointdet.layers.image_bounds import points_inside_image
+from pointdet.layers.mil import mil_bag_scores, mil_loss, negative_loss
 from pointdet.layers.point_bags import (
     bag_points,
     circle_bag_offsets,
     class_negative_mask,
     padded_image_sizes,
-    points_inside,
     sample_point_features,
 )
 
+from ..point_model import PointModel
 from .cpr_head import CPRHead
-from .refinement import refine_points
+from .refinement import CPRRefinementParams, refine_points
 
 __all__ = ["CPRNet"]
 
 logger = logging.getLogger(__name__)
 
 
-def _log_scalar(name: str, value: float) -> None:
-    try:
-        storage = get_event_storage()
-    except (AssertionError, IndexError):  # no EventStorage outside a trainer
-        return
-    storage.put_scalar(name, value)
-
-
 @META_ARCH_REGISTRY.register()
-class CPRNet(nn.Module):
+class CPRNet(PointModel):
     """Coarse point refinement network.
 
     Input per image (a dict from pointdet's ``PointDatasetMapper``): ``image`` (C, H, W) and
@@ -83,13 +75,7 @@ class CPRNet(nn.Module):
         use_annotation_loss: bool = True,
         use_negative_loss: bool = True,
         use_all_positive_loss: bool = False,
-        score_threshold: float = 0.1,
-        relative_score_threshold: float = 0.5,
-        use_classify_filter: bool = True,
-        use_nearest_filter: bool = True,
-        restrict_to_image: bool = True,
-        always_include_annotated: bool = True,
-        refine_th: float = 0.1,
+        refinement: CPRRefinementParams = CPRRefinementParams(),
         pixel_mean=(123.675, 116.28, 103.53),
         pixel_std=(58.395, 57.12, 57.375),
         input_format: str = "RGB",
@@ -111,18 +97,14 @@ class CPRNet(nn.Module):
                 positive), used when ``use_all_positive_loss``.
             focal_gamma, focal_eps: focal loss gamma (2) and the probability-space epsilon.
             use_*_loss: loss switches (Table 2).
-            score_threshold .. refine_th: refinement rules, see :func:`refine_points`.
+            refinement: the refinement rules (Alg. 2, Table 4c), see :class:`CPRRefinementParams`.
             pixel_mean, pixel_std: normalisation in ``input_format`` channel order.
             input_format: "RGB" or "BGR" (the images' channel order).
         """
-        super().__init__()
-        self.backbone = backbone
+        super().__init__(
+            backbone=backbone, in_feature=in_feature, pixel_mean=pixel_mean, pixel_std=pixel_std, input_format=input_format
+        )
         self.head = head
-        shapes = backbone.output_shape()
-        if in_feature not in shapes:
-            raise ValueError(f"CPRNet: in_feature {in_feature!r} is not a backbone output {sorted(shapes)}")
-        self.in_feature = in_feature
-        self.stride = float(shapes[in_feature].stride)
         self.num_classes = int(num_classes)
         self.bag_radius = int(bag_radius)
         self.refine_bag_radius = self.bag_radius if refine_bag_radius is None else int(refine_bag_radius)
@@ -144,18 +126,9 @@ class CPRNet(nn.Module):
         self.use_all_positive_loss = use_all_positive_loss
         if not (use_mil_loss or use_annotation_loss or use_negative_loss or use_all_positive_loss):
             raise ValueError("CPRNet: every loss is switched off")
-        self.refine_kwargs = dict(
-            score_threshold=score_threshold,
-            relative_score_threshold=relative_score_threshold,
-            use_classify_filter=use_classify_filter,
-            use_nearest_filter=use_nearest_filter,
-            restrict_to_image=restrict_to_image,
-            always_include_annotated=always_include_annotated,
-            refine_th=refine_th,
-        )
-        self.input_format = input_format
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
+        if not isinstance(refinement, CPRRefinementParams):
+            raise TypeError(f"CPRNet: refinement must be a CPRRefinementParams, got {type(refinement).__name__}")
+        self.refinement = refinement
         offsets = circle_bag_offsets(self.bag_radius, self.circle_density, append_center=True)
         self.register_buffer("bag_offsets", offsets, False)  # (U+1, 2), annotated point last
         offsets = circle_bag_offsets(self.refine_bag_radius, self.circle_density, append_center=True)
@@ -185,59 +158,27 @@ class CPRNet(nn.Module):
             "use_annotation_loss": c.LOSS.USE_ANNOTATION,
             "use_negative_loss": c.LOSS.USE_NEGATIVE,
             "use_all_positive_loss": c.LOSS.USE_ALL_POSITIVE,
-            "score_threshold": c.REFINE.SCORE_THRESHOLD,
-            "relative_score_threshold": c.REFINE.RELATIVE_SCORE_THRESHOLD,
-            "use_classify_filter": c.REFINE.CLASSIFY_FILTER,
-            "use_nearest_filter": c.REFINE.NEAREST_FILTER,
-            "restrict_to_image": c.REFINE.RESTRICT_TO_IMAGE,
-            "always_include_annotated": c.REFINE.ALWAYS_INCLUDE_ANNOTATED,
-            "refine_th": c.REFINE.REFINE_TH,
+            "refinement": CPRRefinementParams.from_config(cfg),
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "input_format": cfg.INPUT.FORMAT,
         }
 
     @property
-    def device(self):
-        return self.pixel_mean.device
+    def refine_kwargs(self) -> Dict[str, object]:
+        """The refinement rules as a plain dict (provenance of refined files)."""
+        return self.refinement.as_dict()
 
     # ------------------------------------------------------------------ common
-    def preprocess_image(self, batched_inputs: List[Dict]) -> ImageList:
-        """Normalise, pad and batch the images."""
-        images = [move_device_like(x["image"], self.pixel_mean) for x in batched_inputs]
-        images = [(x - self.pixel_mean) / self.pixel_std for x in images]
-        return ImageList.from_tensors(
-            images, self.backbone.size_divisibility, padding_constraints=self.backbone.padding_constraints
-        )
-
     def _bag_offsets(self, refine: bool = False) -> torch.Tensor:
         """(U, 2) training (or refinement) bag offsets; the annotated point last iff ``append_center``."""
         offsets = self.refine_bag_offsets if refine else self.bag_offsets
         return offsets if self.append_center else offsets[:-1]
 
     def _gt(self, batched_inputs: List[Dict]):
-        pts, cls, ids = [], [], []
-        for x in batched_inputs:
-            if "instances" not in x:
-                raise ValueError(
-                    f"CPRNet needs 'instances' with gt_points/gt_classes for image "
-                    f"{x.get('image_id', x.get('file_name', '?'))}"
-                )
-            inst = x["instances"]
-            if not (inst.has("gt_points") and inst.has("gt_classes")):
-                raise ValueError(
-                    f"CPRNet: instances of image {x.get('image_id', x.get('file_name', '?'))} lack "
-                    f"gt_points/gt_classes (fields: {list(inst.get_fields())})"
-                )
-            p = inst.gt_points
-            p = p.tensor if hasattr(p, "tensor") else p
-            pts.append(torch.as_tensor(p, dtype=torch.float32).to(self.device).view(-1, 2))
-            cls.append(inst.gt_classes.to(self.device).long().view(-1))
-            if inst.has("gt_ann_ids"):
-                ids.append(inst.gt_ann_ids.to(self.device).long().view(-1))
-            else:
-                ids.append(torch.full((len(inst),), -1, dtype=torch.long, device=self.device))
-        return pts, cls, ids
+        """Per image: annotated points (N, 2), classes (N,), annotation ids (N,) on the device."""
+        gts = self.ground_truth(batched_inputs)
+        return [g.gt_points for g in gts], [g.gt_classes for g in gts], [g.gt_ann_ids for g in gts]
 
     def forward(self, batched_inputs: List[Dict]):
         """Losses in training mode; refined points (:meth:`refine`) in eval mode."""
@@ -266,7 +207,7 @@ class CPRNet(nn.Module):
             points_per_image: B tensors (N_b, 2), annotated points in input-image pixels.
             classes_per_image: B tensors (N_b,) classes in [0, K).
             pad_hw: (B, 2) padded (height, width) per image: points outside are invalid.
-        Normalisation (spec 2.4): MIL and negative terms by M = max(#bags with a valid point, 1)
+        Normalisation (reference code): MIL and negative terms by M = max(#bags with a valid point, 1)
         of this (per-device) batch, the annotation term by max(#valid annotated points, 1), the
         all-positive term by max(#valid bag points, 1).
         """
@@ -282,7 +223,7 @@ class CPRNet(nn.Module):
         offsets = self._bag_offsets()
         U = offsets.shape[0]
         bags = bag_points(points, offsets, self.stride)  # (P, U, 2)
-        valid = points_inside(bags, pad_hw[batch_idx][:, None, :])  # (P, U)
+        valid = points_inside_image(bags, pad_hw[batch_idx][:, None, :])  # (P, U)
         feats = sample_point_features(tower, bags.view(-1, 2), batch_idx.repeat_interleave(U), self.stride)
         feats = feats.view(P, U, C)
         cls_logits = self.head.cls_logits(feats)  # (P, U, K)
@@ -290,17 +231,18 @@ class CPRNet(nn.Module):
         # keeps every parameter in the graph for images without points
         zero = tower.sum() * 0.0
 
-        bag_scores, bag_valid = mil_bag_scores(cls_logits, self.head.ins_logits(feats), valid)
+        mil = mil_bag_scores(cls_logits, self.head.ins_logits(feats), valid)
+        bag_scores, bag_valid = mil.bag_scores, mil.bag_valid
         M = bag_valid.sum().clamp(min=1).to(tower.dtype)
         out = {}
-        if self.use_mil_loss:  # Eq. 7
-            fl = focal_loss_on_probabilities(bag_scores, onehot, gamma=gamma, eps=self.focal_eps).sum(-1)
-            out["loss_mil"] = self.mil_loss_weight * ((fl * bag_valid).sum() / M + zero)
+        if self.use_mil_loss:  # Eq. 7, bags without a valid point have weight 0
+            loss = mil_loss(bag_scores, onehot, bag_valid.to(tower.dtype), M, gamma=gamma, eps=self.focal_eps)
+            out["loss_mil"] = self.mil_loss_weight * (loss + zero)
         if self.use_annotation_loss:  # Eq. 8-9, S_a at the annotated point
             if self.append_center:
                 ann_logits, ann_valid = cls_logits[:, -1], valid[:, -1]
             else:
-                ann_valid = points_inside(points, pad_hw[batch_idx])
+                ann_valid = points_inside_image(points, pad_hw[batch_idx])
                 ann_logits = self.head.cls_logits(sample_point_features(tower, points, batch_idx, self.stride))
             fl = sigmoid_focal_loss(ann_logits, onehot, alpha=-1, gamma=gamma, reduction="none").sum(-1)
             n_ann = ann_valid.sum().clamp(min=1).to(tower.dtype)
@@ -310,8 +252,7 @@ class CPRNet(nn.Module):
                 points_per_image, classes_per_image, (H, W), self.stride, K, self.bag_radius, pad_hw
             )  # (B, H, W, K)
             cell_logits = self.head.cls_logits(tower.permute(0, 2, 3, 1))  # (B, H, W, K)
-            fl = sigmoid_focal_loss(cell_logits, torch.zeros_like(cell_logits), alpha=-1, gamma=gamma, reduction="none")
-            out["loss_neg"] = self.negative_loss_weight * ((fl * neg).sum() / M)
+            out["loss_neg"] = self.negative_loss_weight * negative_loss(cell_logits, neg, M, gamma=gamma)
         if self.use_all_positive_loss:  # Table 2 "pos loss": every valid bag point is a positive
             target = onehot[:, None, :].expand_as(cls_logits)
             fl = sigmoid_focal_loss(cls_logits, target, alpha=-1, gamma=gamma, reduction="none").sum(-1)
@@ -320,7 +261,7 @@ class CPRNet(nn.Module):
         with torch.no_grad():
             if bool(bag_valid.any()):
                 acc = (bag_scores.argmax(dim=1) == classes)[bag_valid].float().mean().item()
-                _log_scalar("cpr/bag_acc", acc)
+                self.log_scalar("cpr/bag_acc", acc)
         return out
 
     # ------------------------------------------------------------------ inference
@@ -346,13 +287,13 @@ class CPRNet(nn.Module):
         offsets = self._bag_offsets(refine=True)
         U = offsets.shape[0]
         C = tower.shape[1]
-        include_a = self.refine_kwargs["always_include_annotated"]
+        include_a = self.refinement.always_include_annotated
         results = []
         for b, (pts, cls, ids) in enumerate(zip(pts_list, cls_list, ids_list)):
             N = pts.shape[0]
             bidx = torch.full((N,), b, dtype=torch.long, device=self.device)
             bags = bag_points(pts, offsets, self.stride)
-            valid = points_inside(bags, pad_hw[b].view(1, 1, 2))
+            valid = points_inside_image(bags, pad_hw[b].view(1, 1, 2))
             feats = sample_point_features(tower, bags.view(-1, 2), bidx.repeat_interleave(U), self.stride)
             scores = torch.sigmoid(self.head.cls_logits(feats.view(N, U, C)))  # (N, U, K)
             if self.append_center:
@@ -363,7 +304,7 @@ class CPRNet(nn.Module):
             sl = slice(0, U - 1) if (include_a and self.append_center) else slice(0, U)
             h, w = images.image_sizes[b]
             res = refine_points(
-                pts, cls, bags[:, sl], scores[:, sl], valid[:, sl], ann_scores, (h, w), **self.refine_kwargs
+                pts, cls, bags[:, sl], scores[:, sl], valid[:, sl], ann_scores, (h, w), self.refinement
             )
             x = batched_inputs[b]
             out_h, out_w = int(x.get("height", h)), int(x.get("width", w))

@@ -1,4 +1,4 @@
-"""yacs keys of the multi-class P2PNet localizer (CPR paper Sec. 4.2; spec cpr.md section 3).
+"""yacs keys of the multi-class P2PNet localizer (CPR paper Sec. 4.2; projects/CPR/README.md).
 
 Defaults are the paper/reference COCO settings. ``add_p2pnet_config(cfg)`` only adds keys to
 the given ``cfg``; it never touches Detectron2's global defaults.

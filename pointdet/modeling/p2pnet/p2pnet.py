@@ -1,4 +1,4 @@
-"""Multi-class P2PNet point localizer (CPR paper Sec. 4.2, "P2PNet" baseline; spec cpr.md sec. 3).
+"""Multi-class P2PNet point localizer (CPR paper Sec. 4.2, "P2PNet" baseline).
 
 P2PNet (Song et al., ICCV 2021) predicts, at every cell of one FPN level, class scores and an
 offset from the cell's anchor point. The CPR paper's multi-class variant differs from the
@@ -21,13 +21,14 @@ from fvcore.nn import sigmoid_focal_loss_jit, smooth_l1_loss
 from torch import Tensor, nn
 
 from detectron2.config import configurable
-from detectron2.layers import ShapeSpec, get_norm, move_device_like
+from detectron2.layers import ShapeSpec, get_norm
 from detectron2.modeling import Backbone, META_ARCH_REGISTRY, build_backbone
-from detectron2.structures import Boxes, ImageList, Instances
-from detectron2.utils.events import get_event_storage
+from detectron2.modeling.meta_arch.dense_detector import permute_to_N_HWA_K
+from detectron2.structures import Boxes, Instances
 
 from pointdet.layers.point_nms import point_nms, points_to_pseudo_boxes
 
+from ..point_model import PointModel
 from .matcher import point_match_cost, topk_hungarian_match
 
 __all__ = ["P2PHead", "P2PNet", "point_grid"]
@@ -114,7 +115,7 @@ def point_grid(
 
     Returns:
         (height * width * A, 2) float tensor of (x, y) in input-image pixels, ordered
-        (row i, column j, anchor a) like :func:`permute_to_N_HWA_K`.
+        (row i, column j, anchor a) like Detectron2's ``permute_to_N_HWA_K``.
     """
     ys = torch.arange(height, dtype=torch.float32, device=device)
     xs = torch.arange(width, dtype=torch.float32, device=device)
@@ -124,14 +125,8 @@ def point_grid(
     return ((base + off) * stride).reshape(-1, 2)
 
 
-def _permute_to_N_HWA_K(tensor: Tensor, K: int) -> Tensor:
-    """(N, A*K, H, W) -> (N, H*W*A, K)."""
-    N, _, H, W = tensor.shape
-    return tensor.view(N, -1, K, H, W).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
-
-
 @META_ARCH_REGISTRY.register()
-class P2PNet(nn.Module):
+class P2PNet(PointModel):
     """
     Multi-class P2PNet localizer. Training input: dicts from pointdet's ``PointDatasetMapper``
     with ``instances.gt_points`` (N, 2) in input-image pixels and ``instances.gt_classes``.
@@ -188,17 +183,11 @@ class P2PNet(nn.Module):
             pixel_mean, pixel_std: per-channel normalisation (order of ``input_format``).
             input_format: "BGR" or "RGB".
         """
-        super().__init__()
-        self.backbone = backbone
+        super().__init__(
+            backbone=backbone, in_feature=in_feature, pixel_mean=pixel_mean, pixel_std=pixel_std, input_format=input_format
+        )
         self.head = head
         self.num_classes = num_classes
-        shapes = backbone.output_shape()
-        if in_feature not in shapes:
-            raise KeyError(
-                f"P2PNet: backbone has no feature {in_feature!r}; it outputs {sorted(shapes)}"
-            )
-        self.in_feature = in_feature
-        self.stride = shapes[in_feature].stride
         self.anchor_offsets = [tuple(float(v) for v in o) for o in anchor_offsets]
         if any(len(o) != 2 for o in self.anchor_offsets) or not self.anchor_offsets:
             raise ValueError(f"anchor_offsets must be a non-empty list of (ox, oy), got {anchor_offsets}")
@@ -215,9 +204,6 @@ class P2PNet(nn.Module):
         self.test_nms_box_size = test_nms_box_size
         self.test_nms_thresh = test_nms_thresh
         self.max_detections_per_image = max_detections_per_image
-        self.input_format = input_format
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
 
     @classmethod
     def from_config(cls, cfg):
@@ -257,20 +243,6 @@ class P2PNet(nn.Module):
             "input_format": cfg.INPUT.FORMAT,
         }
 
-    @property
-    def device(self):
-        return self.pixel_mean.device
-
-    def preprocess_image(self, batched_inputs: List[Dict[str, Tensor]]) -> ImageList:
-        """Normalise and pad the images (to the backbone's size divisibility)."""
-        images = [move_device_like(x["image"], self.pixel_mean) for x in batched_inputs]
-        images = [(x - self.pixel_mean) / self.pixel_std for x in images]
-        return ImageList.from_tensors(
-            images,
-            self.backbone.size_divisibility,
-            padding_constraints=self.backbone.padding_constraints,
-        )
-
     def forward(self, batched_inputs: List[Dict[str, Tensor]]):
         """
         Args:
@@ -285,17 +257,15 @@ class P2PNet(nn.Module):
         images = self.preprocess_image(batched_inputs)
         feature = self.backbone(images.tensor)[self.in_feature]
         cls_map, delta_map = self.head(feature)
-        cls_logits = _permute_to_N_HWA_K(cls_map, self.num_classes)  # (N, HWA, K)
-        deltas = _permute_to_N_HWA_K(delta_map, 2)  # (N, HWA, 2)
+        cls_logits = permute_to_N_HWA_K(cls_map, self.num_classes)  # (N, HWA, K)
+        deltas = permute_to_N_HWA_K(delta_map, 2)  # (N, HWA, 2)
         H, W = feature.shape[-2:]
         anchors = point_grid(H, W, self.stride, self.anchor_offsets, device=feature.device)
         pred_points = anchors[None] + deltas * self.stride  # (N, HWA, 2) input-image px
         valid = self.valid_cells(images.image_sizes, H, W)  # (N, HWA) bool
 
         if self.training:
-            if not torch.jit.is_scripting() and any("instances" not in x for x in batched_inputs):
-                raise KeyError("P2PNet training needs 'instances' with gt_points in every input")
-            gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
+            gt_instances = self.ground_truth(batched_inputs)
             return self.losses(cls_logits, pred_points, valid, gt_instances)
 
         results = []
@@ -390,8 +360,6 @@ class P2PNet(nn.Module):
         """
         all_labels, all_targets = [], []
         for i, gt in enumerate(gt_instances):
-            if not gt.has("gt_points"):
-                raise KeyError("P2PNet: the training instances have no 'gt_points' field")
             labels, targets = self.label_points(cls_logits[i][valid[i]], pred_points[i][valid[i]], gt)
             all_labels.append(labels)
             all_targets.append(targets)
@@ -402,10 +370,7 @@ class P2PNet(nn.Module):
         pos = labels < self.num_classes
         num_pos = pos.sum().item()
         normalizer = max(float(num_pos), 1.0)
-        try:
-            get_event_storage().put_scalar("num_pos_points", num_pos / len(gt_instances))
-        except AssertionError:  # no EventStorage outside a trainer
-            pass
+        self.log_scalar("num_pos_points", num_pos / len(gt_instances))
 
         onehot = nn.functional.one_hot(labels, self.num_classes + 1)[:, :-1].to(logits.dtype)
         loss_cls = sigmoid_focal_loss_jit(
