@@ -27,3 +27,48 @@ def test_refined_file_is_byte_identical_to_the_golden(tmp_path):
     assert hashlib.sha256(golden).hexdigest() == GOLDEN_SHA256
     got = _refine(tmp_path)
     assert got == golden, "refined file differs from tests/engine/data/tiny_refined_golden.json"
+
+
+def test_killed_refinement_resumes_to_the_same_file(tmp_path):
+    from pointdet.engine.refinement import refine_annotation_file
+    from pointdet.engine.relabel import partial_path
+
+    src, root = write_tiny_dataset(tmp_path)
+    out = str(tmp_path / "refined.json")
+    seen = []
+
+    def kill_at_third_image(x, inst):
+        if len(seen) == 2:
+            raise KeyboardInterrupt("killed")
+        seen.append(x["image_id"])
+
+    args = dict(mapper=tiny_mapper(), progress=False, info={"weights": "tiny_cprnet.pth"})
+    try:
+        refine_annotation_file(tiny_cprnet(), src, root, out, callback=kill_at_third_image, **args)
+    except KeyboardInterrupt:
+        pass
+    assert seen == [1, 2] and not os.path.exists(out) and os.path.exists(partial_path(out))
+    rest = []
+    refine_annotation_file(tiny_cprnet(), src, root, out, callback=lambda x, inst: rest.append(x["image_id"]), **args)
+    assert rest == [3, 4]
+    with open(out, "rb") as f, open(GOLDEN, "rb") as g:
+        assert f.read() == g.read()
+
+
+def test_points_outside_the_image_are_counted_and_reported(tmp_path, caplog):
+    import json
+
+    from pointdet.engine.refinement import refine_annotation_file
+    from tests.engine.tiny_cpr import point_annotations
+
+    anns = point_annotations()
+    anns[0]["point"] = [70.0, 10.0]  # image 1 is 56 px wide
+    src, root = write_tiny_dataset(tmp_path, anns)
+    out = str(tmp_path / "refined.json")
+    stats = refine_annotation_file(tiny_cprnet(), src, root, out, mapper=tiny_mapper(), progress=False)
+    assert stats["outside_image"] == 1 and stats["seen"] == 10
+    assert "1 point(s) outside their image were not refined (first: annotation id 101)" in caplog.text
+    d = json.load(open(out))
+    assert d["info"]["statistics"]["outside_image"] == 1
+    a = {x["id"]: x for x in d["annotations"]}[101]
+    assert a["point"] == a["coarse_point"] == [70.0, 10.0] and "cpr_score" not in a
