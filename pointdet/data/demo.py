@@ -388,8 +388,9 @@ def _convert_trees(members: Dict[str, bytes], out_root: str, params: dict, sourc
         info = build_info(
             "pointdet.data.demo",
             description=f"pointdet demo: deepforest tree crowns, {split} split",
+            header={"converter_version": CONVERTER_VERSION},
             params={k: v for k, v in params.items() if k.startswith("tree") or k.startswith("min_")},
-            extra={"converter_version": CONVERTER_VERSION, "source": source["deepforest"],
+            extra={"source": source["deepforest"],
                    "license": "deepforest package: MIT; imagery: NEON airborne observation platform RGB"},
         )
         out["pointdet_trees_" + split] = _coco_dict(images, anns, "tree", info)
@@ -447,8 +448,9 @@ def _convert_nuclei(members: Dict[str, bytes], out_root: str, params: dict, sour
         info = build_info(
             "pointdet.data.demo",
             description=f"pointdet demo: stardist nuclei, {split} split",
+            header={"converter_version": CONVERTER_VERSION},
             params={k: v for k, v in params.items() if k.startswith("nuclei")},
-            extra={"converter_version": CONVERTER_VERSION, "source": source["stardist"],
+            extra={"source": source["stardist"],
                    "license": "stardist package: BSD-3-Clause"},
         )
         out["pointdet_nuclei_" + split] = _coco_dict(images, anns, "nucleus", info)

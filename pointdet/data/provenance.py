@@ -4,7 +4,7 @@ inputs (file names and SHA-256 checksums), config and weights.
 
 Key order is fixed, so the same inputs give a byte-identical file::
 
-    description, generator, params, seed, <name>_file / <name>_sha256 per input,
+    description, generator, <header entries>, params, seed, <name>_file / <name>_sha256 per input,
     <extra entries in the caller's order>, statistics, source_info
 
 ``seed`` is written only when given (``None`` is recorded as ``null``: "not seeded"); an entry
@@ -37,6 +37,7 @@ def build_info(
     generator: str,
     *,
     description: Optional[str] = None,
+    header: Optional[Mapping[str, Any]] = None,
     params: Optional[Mapping[str, Any]] = None,
     seed: Any = NOT_GIVEN,
     inputs: Optional[Mapping[str, Optional[str]]] = None,
@@ -49,6 +50,7 @@ def build_info(
     Args:
         generator: dotted name of what wrote the file, e.g. ``"pointdet.coarse_points"``.
         description: one line for people; default ``"pointdet <generator>"``.
+        header: entries written right after ``generator`` (e.g. the generator's version).
         params: the parameters that change the output (recorded as given).
         seed: the random seed (``None``: not seeded; omitted when not given).
         inputs: ``{name: path}`` of the files the output was derived from, recorded as
@@ -61,6 +63,8 @@ def build_info(
     info: "OrderedDict[str, Any]" = OrderedDict()
     info["description"] = description if description is not None else f"pointdet {generator}"
     info["generator"] = generator
+    for k, v in (header or {}).items():
+        info[k] = v
     if params is not None:
         info["params"] = params
     if seed is not NOT_GIVEN:
