@@ -31,6 +31,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict
 from pointdet.data.provenance import build_info
+from pointdet.utils.file_io import atomic_open, remove_stale_temp_files
 
 __all__ = [
     "RelabelProducer",
@@ -145,26 +146,17 @@ def _read_partial(path: str, key: str) -> Dict[Any, List]:
 
 
 class _PartialWriter:
-    """Append-only record of finished images (one JSON line each, flushed to disk)."""
+    """Append-only record of finished images (one JSON line each, flushed to disk). It starts
+    from the header and the records read back (rewritten atomically, so a line cut by a kill is
+    dropped)."""
 
     def __init__(self, path: str, key: str, done: Mapping[Any, List]):
         self.path = path
-        fresh = not done
-        if fresh or not os.path.exists(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(json.dumps({"resume_key": key}) + "\n")
-                for iid, res in done.items():
-                    f.write(json.dumps({"image_id": iid, "results": res}) + "\n")
-        else:
-            self._truncate_to_complete_lines()
+        with atomic_open(path, "w") as f:
+            f.write(json.dumps({"resume_key": key}) + "\n")
+            for iid, res in done.items():
+                f.write(json.dumps({"image_id": iid, "results": res}, allow_nan=False) + "\n")
         self.f = open(path, "a")
-
-    def _truncate_to_complete_lines(self):
-        with open(self.path, "rb+") as f:
-            data = f.read()
-            end = data.rfind(b"\n") + 1
-            f.truncate(end)
 
     def add(self, image_id: Any, results: List) -> None:
         self.f.write(json.dumps({"image_id": image_id, "results": results}, allow_nan=False) + "\n")
@@ -249,6 +241,8 @@ def relabel_file(
     input_records = {k: (file_sha256(p) if p is not None else None) for k, p in other_inputs.items()}
     key = _resume_key(source, producer, input_records)
     part = partial_path(output_json)
+    for p in (output_json, part):  # temp files of killed writes of this output
+        remove_stale_temp_files(p)
     done = _read_partial(part, key) if resume else {}
     if not resume and os.path.exists(part):
         os.remove(part)

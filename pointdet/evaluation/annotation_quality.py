@@ -237,7 +237,7 @@ def corloc_miou(
     """CorLoc and mIoU_box of pseudo boxes, matched to GT by annotation id.
 
     CorLoc = fraction of non-crowd GT objects whose pseudo box has IoU >= ``iou_threshold``;
-    mIoU_box = mean IoU of each GT object's pseudo box with its GT box (SAPNet spec sec. 10).
+    mIoU_box = mean IoU of each GT object's pseudo box with its GT box (SAPNet Table 7).
     A GT object without a pseudo box counts as IoU 0 (reported as ``num_missing``).
 
     Returns:

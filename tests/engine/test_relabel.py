@@ -118,6 +118,10 @@ def test_failure_leaves_no_half_file_and_the_old_output_untouched(tmp_path):
     assert leftovers == []
     with pytest.raises(ValueError, match="overwrite"):
         _run(Shift(), src, src)
+    (tmp_path / ".out.json.tmp-killed").write_text("{")  # left by a write killed with SIGKILL
+    _run(Shift(), src, str(out))
+    assert json.loads(out.read_text())["info"]["generator"] == "tests.shift"
+    assert sorted(p for p in os.listdir(tmp_path) if p.startswith(".")) == []
 
 
 def test_output_schema_and_provenance(tmp_path):
