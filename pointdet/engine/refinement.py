@@ -191,6 +191,10 @@ class CPRRefinementProducer(RelabelProducer):
     def inputs(self):
         return {"gt": self.gt_json} if self.gt_json is not None else {}
 
+    def check(self, source: RelabelSource) -> None:
+        if self.gt_json is not None:  # the GT must be the file the points were made from
+            relative_positions(source.coco, self.gt_json)
+
     @torch.no_grad()
     def produce(self, source: RelabelSource, image_ids):
         if source.image_root is None:

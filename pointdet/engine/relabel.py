@@ -78,6 +78,9 @@ class RelabelProducer:
         """Other files read, ``{name: path}``: checksummed into ``info`` and the resume key."""
         return {}
 
+    def check(self, source: RelabelSource) -> None:
+        """Validate the inputs before any image is processed (raise with file and id)."""
+
     def produce(self, source: RelabelSource, image_ids: Sequence[Any]) -> Iterator[Tuple[Any, ImageResults]]:
         """Yield ``(image_id, results)`` for every image of ``image_ids`` (in any order), also for
         images without results (``{}``), so that a resumed run knows they are done."""
@@ -239,6 +242,7 @@ def relabel_file(
     coco = load_coco_dict(input_json)
     source = RelabelSource(input_json, coco, file_sha256(input_json), image_root)
     input_records = {k: (file_sha256(p) if p is not None else None) for k, p in other_inputs.items()}
+    producer.check(source)
     key = _resume_key(source, producer, input_records)
     part = partial_path(output_json)
     for p in (output_json, part):  # temp files of killed writes of this output

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from pointdet.data.coco_io import CocoFormatError
+from pointdet.evaluation.annotation_quality import relative_positions
 from pointdet.modeling.p2pnet.self_refinement import prediction_point, self_refine_points
 
 from .refinement import points_rsv
@@ -81,6 +82,10 @@ class SelfRefinementProducer(RelabelProducer):
                 )
             per_image[iid].append(det)
         return per_image
+
+    def check(self, source: RelabelSource) -> None:
+        if self.gt_json is not None:  # the GT must be the file the points were made from
+            relative_positions(source.coco, self.gt_json)
 
     def produce(self, source: RelabelSource, image_ids):
         preds = self._predictions_per_image(source.coco, source.path)

@@ -72,3 +72,26 @@ def test_points_outside_the_image_are_counted_and_reported(tmp_path, caplog):
     assert d["info"]["statistics"]["outside_image"] == 1
     a = {x["id"]: x for x in d["annotations"]}[101]
     assert a["point"] == a["coarse_point"] == [70.0, 10.0] and "cpr_score" not in a
+
+
+def test_rsv_against_an_unrelated_gt_file_fails_before_refining(tmp_path):
+    import json
+
+    import pytest
+
+    from pointdet.data.coco_io import CocoFormatError
+    from pointdet.engine.refinement import refine_annotation_file
+
+    src, root = write_tiny_dataset(tmp_path)
+    gt = json.load(open(src))
+    for a in gt["annotations"]:
+        a["bbox"] = a.pop("true_bbox")
+        del a["point"]
+    gt["annotations"][1]["category_id"] = 3  # annotation 102 is of category 7 in the point file
+    gt_path = tmp_path / "unrelated_gt.json"
+    gt_path.write_text(json.dumps(gt))
+    calls = []
+    with pytest.raises(CocoFormatError, match="annotation id 102 has category_id 7, the GT file .*unrelated_gt.json has 3"):
+        refine_annotation_file(tiny_cprnet(), src, root, str(tmp_path / "o.json"), mapper=tiny_mapper(),
+                               progress=False, gt_json=str(gt_path), callback=lambda x, i: calls.append(x))
+    assert calls == [] and not (tmp_path / "o.json").exists()
