@@ -40,15 +40,10 @@ def build_parser():
 
 
 def build_model(config_file, opts, device):
-    from detectron2.config import LazyConfig, instantiate
+    """The CPRNet of a LazyConfig (random init / the config's backbone weights), training mode."""
+    from pointdet.engine.model_loading import load_model_from_config
 
-    import pointdet  # noqa: F401
-
-    cfg = LazyConfig.load(config_file)
-    cfg = LazyConfig.apply_overrides(cfg, list(opts or []))
-    model = instantiate(cfg.model).to(device)
-    if not hasattr(model, "refine"):
-        raise ValueError(f"{config_file}: model is {type(model).__name__}, not a CPRNet")
+    model, _ = load_model_from_config(config_file, None, opts, device, require_method="refine")
     return model
 
 

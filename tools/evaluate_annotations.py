@@ -6,11 +6,15 @@ Subcommands:
       RSV (CPR Eq. 13) overall, per category and optionally per object size (sqrt of the GT
       box area, px), matched to GT by annotation id; optional relative-position heat-map
       (CPR Fig. 6).
+  Weak and GT annotations are paired by annotation id: the image and category of each id must
+  agree in both files, and a weak file whose provenance records the checksum of another source
+  file is refused (the error names the first mismatching id).
   boxes PSEUDO.json GT.json [--iou 0.5]
       CorLoc and mIoU_box of pseudo boxes (matched by annotation id), mIoU by SAPNet size bucket.
   mined PSEUDO.json ERASED.json [--iou 0.5] [--score-thresh 0]
       precision / recall of mined pseudo-labels vs the erased GT (<name>_erased.json).
-Add --output-json FILE to any subcommand to save the numbers.
+Add --output-json FILE to any subcommand to save the numbers. No output may be one of the
+input files.
 """
 import argparse
 import json
@@ -20,7 +24,7 @@ import sys
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.data.coco_io import CocoFormatError, atomic_write_json  # noqa: E402
+from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs  # noqa: E402
 from pointdet.evaluation.annotation_quality import (  # noqa: E402
     compute_rsv,
     corloc_miou,
@@ -57,6 +61,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    inputs = {"rsv": ("weak", "gt"), "boxes": ("pseudo", "gt"), "mined": ("pseudo", "erased")}[args.command]
+    outputs = [args.output_json, getattr(args, "heatmap", None)]
+    check_outputs_not_inputs(outputs, [getattr(args, k) for k in inputs])
+    if args.output_json and args.output_json == getattr(args, "heatmap", None):
+        raise ValueError(f"--output-json and --heatmap name the same file {args.output_json}")
     if args.command == "rsv":
         key = "clicks" if args.clicks else "point"
         edges = [float(e) for e in args.size_edges.split(",")] if args.size_edges else None

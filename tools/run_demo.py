@@ -67,7 +67,8 @@ def stage_cpr(args, data="nuclei"):
     full = os.path.join(ann_dir, f"{data}_train.json")
     coarse = os.path.join(ann_dir, f"{data}_train_coarse_points_s0.json")
     out = os.path.join(args.output_dir, f"cpr_{data}")
-    refined = os.path.join(out, f"{data}_train_refined_points.json")
+    # CPRNet's RefinePointsHook writes the refined training file into its run's folder
+    refined = os.path.join(out, "cprnet", f"{data}_train_coarse_points_s0_cpr_refined.json")
     py = sys.executable
     threads = [f"--num-threads={args.num_threads}"] if args.num_threads else []
     _run([py, "tools/make_weak_annotations.py", "coarse-points", "--input", full, "--seed", "0"], [coarse], args.force)
@@ -80,7 +81,7 @@ def stage_cpr(args, data="nuclei"):
     # CPRNet; its RefinePointsHook writes the refined file (and prints RSV) at the end of training
     _run(
         [py, "tools/train_net.py", *threads, "--config-file", f"configs/CPR/cprnet_mnv2_fpn_{data}.py",
-         f"train.output_dir={out}/cprnet", *cpr_iters, f"hooks.refine_points.output_dir={out}"],
+         f"train.output_dir={out}/cprnet", *cpr_iters],
         [refined],
         args.force,
     )

@@ -47,7 +47,7 @@ dataloader = dict(
     ),
     # refinement runs over the *training* file (the reference's "val" = train json)
     test=L(build_detection_test_loader)(
-        dataset=L(get_detection_dataset_dicts)(names=DATASET, filter_empty=False),
+        dataset=L(get_detection_dataset_dicts)(names="${...train.dataset.names}", filter_empty=False),
         mapper=L(PointDatasetMapper)(
             is_train=False, augmentations=[_resize], image_format="BGR", supervision="points",
             keep_points_in_inference=True,
@@ -70,11 +70,12 @@ train.ddp = dict(broadcast_buffers=False, find_unused_parameters=True, fp16_comp
 lr_multiplier = multistep_with_warmup(train.max_iter, steps=(8 / 12, 11 / 12), warmup_iters=500)
 
 # extra hooks, to be registered by tools/train_net.py (cfg.hooks); writes the refined point file
+# of the training dataset into the run's folder, with the test mapper's resize
 hooks = dict(
     refine_points=L(RefinePointsHook)(
-        dataset_name=DATASET,
+        dataset_name="${...dataloader.train.dataset.names}",
         output_dir="${...train.output_dir}",
-        augmentations=[_resize],
-        image_format="BGR",
+        augmentations="${...dataloader.test.mapper.augmentations}",
+        image_format="${...dataloader.test.mapper.image_format}",
     )
 )

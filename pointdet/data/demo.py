@@ -54,6 +54,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .coco_io import atomic_write_json, file_sha256
+from .provenance import build_info
 from pointdet.utils.file_io import atomic_write_bytes
 
 __all__ = [
@@ -384,14 +385,14 @@ def _convert_trees(members: Dict[str, bytes], out_root: str, params: dict, sourc
 
     out = {}
     for split, (images, anns) in splits.items():
-        info = {
-            "description": f"pointdet demo: deepforest tree crowns, {split} split",
-            "generator": "pointdet.data.demo",
-            "converter_version": CONVERTER_VERSION,
-            "params": {k: v for k, v in params.items() if k.startswith("tree") or k.startswith("min_")},
-            "source": source["deepforest"],
-            "license": "deepforest package: MIT; imagery: NEON airborne observation platform RGB",
-        }
+        info = build_info(
+            "pointdet.data.demo",
+            description=f"pointdet demo: deepforest tree crowns, {split} split",
+            header={"converter_version": CONVERTER_VERSION},
+            params={k: v for k, v in params.items() if k.startswith("tree") or k.startswith("min_")},
+            extra={"source": source["deepforest"],
+                   "license": "deepforest package: MIT; imagery: NEON airborne observation platform RGB"},
+        )
         out["pointdet_trees_" + split] = _coco_dict(images, anns, "tree", info)
     return out
 
@@ -444,14 +445,14 @@ def _convert_nuclei(members: Dict[str, bytes], out_root: str, params: dict, sour
             logger.info("nuclei %s: tile (%d, %d)", split, x0, y0)
     out = {}
     for split, (images, anns) in splits.items():
-        info = {
-            "description": f"pointdet demo: stardist nuclei, {split} split",
-            "generator": "pointdet.data.demo",
-            "converter_version": CONVERTER_VERSION,
-            "params": {k: v for k, v in params.items() if k.startswith("nuclei")},
-            "source": source["stardist"],
-            "license": "stardist package: BSD-3-Clause",
-        }
+        info = build_info(
+            "pointdet.data.demo",
+            description=f"pointdet demo: stardist nuclei, {split} split",
+            header={"converter_version": CONVERTER_VERSION},
+            params={k: v for k, v in params.items() if k.startswith("nuclei")},
+            extra={"source": source["stardist"],
+                   "license": "stardist package: BSD-3-Clause"},
+        )
         out["pointdet_nuclei_" + split] = _coco_dict(images, anns, "nucleus", info)
     return out
 

@@ -2,15 +2,17 @@
 
 CPR (Yu et al. CVPR 2022, Alg. 1 lines 14-18): a trained CPRNet refines every annotated point
 of the *training* file; the refined file then supervises a localizer (P2PNet). The reference
-ran this inside its evaluation pass; here it is an explicit step that writes a new
-annotation file (``tools/refine_points.py`` and :class:`RefinePointsHook`).
+ran this inside its evaluation pass; here it is an explicit step through the relabel engine
+(:mod:`pointdet.engine.relabel`), from a checkpoint (:func:`refine_with_checkpoint`, used by
+``tools/refine_points.py``) or at the end of training (:class:`RefinePointsHook`). Both take
+the test-time augmentations and image format from the config's ``dataloader.test.mapper``.
 
 Output schema: the input COCO dict with, per point annotation, ``point`` = the refined point
 (original-image pixels), ``coarse_point`` = the input point, ``cpr_score`` = refinement score
-(absent for annotations the model did not see, e.g. crowd points); ``info`` records the
+(absent for annotations the model did not see: crowd points, and points outside their image,
+which are counted in ``info.statistics.outside_image`` and logged); ``info`` records the
 generator, the refinement parameters, the config/weights and the source file checksum.
 """
-import copy
 import logging
 import math
 import os
@@ -26,16 +28,21 @@ from detectron2.data import transforms as T
 from detectron2.engine import HookBase
 from detectron2.utils import comm
 
-from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict
+from pointdet.data.coco_io import CocoFormatError, load_coco_dict
+from pointdet.evaluation.annotation_quality import relative_positions, rsv
+
+from .relabel import RelabelProducer, RelabelSource, relabel_file, state_dict_sha256
 
 __all__ = [
     "build_refinement_mapper",
+    "refinement_mapper_from_config",
     "refinement_dataset_dicts",
-    "run_point_refinement",
-    "refined_coco_dict",
-    "relative_offsets",
-    "rsv_of",
+    "CPRRefinementProducer",
+    "points_rsv",
     "refine_annotation_file",
+    "refine_with_checkpoint",
+    "refinement_visualizer",
+    "true_boxes_by_image",
     "RefinePointsHook",
 ]
 
@@ -61,6 +68,22 @@ def build_refinement_mapper(augmentations: Optional[Sequence] = None, image_form
         supervision="points",
         keep_points_in_inference=True,
     )
+
+
+def refinement_mapper_from_config(cfg, model=None):
+    """The refinement mapper of a LazyConfig: the augmentations and image format of
+    ``cfg.dataloader.test.mapper`` (the one place a config states them); without one, the
+    default resize and the model's ``input_format``."""
+    from detectron2.config import instantiate
+
+    augs, fmt = None, getattr(model, "input_format", "RGB")
+    test = cfg.get("dataloader", {}).get("test", None)
+    mapper_cfg = test.get("mapper", None) if test is not None else None
+    if mapper_cfg is not None:
+        if "augmentations" in mapper_cfg:
+            augs = instantiate(mapper_cfg.augmentations)
+        fmt = mapper_cfg.get("image_format", fmt)
+    return build_refinement_mapper(augs, fmt)
 
 
 def refinement_dataset_dicts(coco_json: str, image_root: str) -> Tuple[List[Dict], List[int]]:
@@ -91,124 +114,144 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") and not hasattr(model, "refine") else model
 
 
-@torch.no_grad()
-def run_point_refinement(
-    model: nn.Module,
-    data_loader,
-    *,
-    progress: bool = True,
-    return_bags: bool = False,
-    callback: Optional[Callable[[Dict, Any], None]] = None,
-) -> Dict[int, Dict[str, Any]]:
-    """Run a CPRNet over a data loader of mapped inputs (with ``instances``).
+def points_rsv(coco: Dict[str, Any], key: str = "point", gt_json: Optional[str] = None) -> Optional[float]:
+    """RSV (CPR Eq. 13) of the points under ``key`` against ``gt_json``'s boxes (by annotation
+    id, image and category checked) or the file's own ``true_bbox``; None without boxes."""
+    rel, _, _ = relative_positions(coco, gt_json, point_key=key)
+    return rsv(rel) if len(rel) else None
 
-    Args:
-        model: a :class:`CPRNet` (or a DDP wrapper of one); put in eval mode for the run and
-            restored afterwards.
-        data_loader: yields lists of mapper outputs with ``instances.gt_points/gt_classes/gt_ann_ids``.
-        return_bags: ask the model for bag points/scores (for ``callback``, e.g. visualization).
-        callback: called as ``callback(input_dict, refined_instances_on_cpu)`` per image.
-    Returns:
-        ``{ann_id: {"point": [x, y], "score": float, "refined": bool, "image_id": id}}`` in
-        original-image pixels.
-    """
-    net = _unwrap(model)
-    was_training = net.training
-    net.eval()
-    out: Dict[int, Dict[str, Any]] = {}
-    total = None
-    try:
-        total = len(data_loader)
-    except TypeError:
-        pass
-    it = data_loader
-    if progress:
-        from tqdm import tqdm
 
-        it = tqdm(data_loader, total=total, desc="CPR refinement", unit="batch")
-    try:
-        for inputs in it:
-            results = net.refine(inputs, return_bags=return_bags)
-            for x, r in zip(inputs, results):
-                inst = r["instances"].to("cpu")
-                for aid, p, s, ref in zip(
-                    inst.ann_ids.tolist(), inst.pred_points.tolist(), inst.scores.tolist(), inst.refined.tolist()
-                ):
-                    if aid < 0:
-                        raise ValueError(f"image id {x.get('image_id')}: an annotation without 'id' cannot be written back")
-                    out[int(aid)] = {"point": [float(p[0]), float(p[1])], "score": float(s), "refined": bool(ref),
-                                     "image_id": x.get("image_id")}
-                if callback is not None:
-                    callback(x, inst)
-    finally:
-        net.train(was_training)
+def _outside_image(coco: Dict[str, Any]) -> List[int]:
+    """Ids of non-crowd point annotations outside their image's [0, W] x [0, H] (the mapper's
+    rule: such points are dropped and never reach the model)."""
+    sizes = {im["id"]: (im["width"], im["height"]) for im in coco["images"]}
+    out = []
+    for a in coco["annotations"]:
+        if a.get("iscrowd", 0) or "point" not in a:
+            continue
+        w, h = sizes[a["image_id"]]
+        x, y = a["point"]
+        if not (0 <= x <= w and 0 <= y <= h):
+            out.append(a["id"])
     return out
 
 
-def refined_coco_dict(coarse: Dict[str, Any], results: Dict[int, Dict[str, Any]], source: str = "<dict>") -> Dict[str, Any]:
-    """The input COCO dict with refined points written back by annotation id (input unchanged).
+class CPRRefinementProducer(RelabelProducer):
+    """CPRNet refinement (CPR Sec. 3.3, Alg. 2) as a relabel producer: per annotation
+    ``cpr_score`` and, where the point moved, the refined ``point``."""
 
-    Annotations the model refined get the refined ``point``; the others keep theirs exactly.
-    Every point annotation gets ``coarse_point`` (the input point); seen ones ``cpr_score``.
-    """
-    out = copy.deepcopy(coarse)
-    by_id = {a["id"]: a for a in out["annotations"]}
-    for aid, r in results.items():
-        ann = by_id.get(aid)
-        if ann is None:
-            raise CocoFormatError(f"{source}: refinement returned annotation id {aid}, which the file does not hold")
-        if r.get("image_id") is not None and ann["image_id"] != r["image_id"]:
-            raise CocoFormatError(
-                f"{source}: annotation id {aid} belongs to image {ann['image_id']}, refined in image {r['image_id']}"
+    generator = "pointdet.cpr_refinement"
+    description = "pointdet CPR-refined points (CPR Sec. 3.3, Algorithm 2)"
+    seed = None
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        mapper=None,
+        batch_size: int = 1,
+        num_workers: int = 0,
+        gt_json: Optional[str] = None,
+        return_bags: bool = False,
+        callback: Optional[Callable[[Dict, Any], None]] = None,
+    ):
+        """
+        Args:
+            model: a trained :class:`CPRNet` (or a DDP wrapper of one); put in eval mode for
+                the run and restored afterwards.
+            mapper: test-mode mapper keeping points (default :func:`build_refinement_mapper`).
+            batch_size, num_workers: data loading.
+            gt_json: full COCO file for RSV (boxes by annotation id); default ``true_bbox``.
+            return_bags: ask the model for bag points/scores (for ``callback``).
+            callback: called as ``callback(input_dict, refined_instances_on_cpu)`` per image.
+        """
+        self.model = model
+        self.mapper = build_refinement_mapper() if mapper is None else mapper
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.gt_json = gt_json
+        self.return_bags = return_bags
+        self.callback = callback
+
+    def params(self):
+        net = _unwrap(self.model)
+        return OrderedDict(
+            sorted(dict(getattr(net, "refine_kwargs", {}),
+                        bag_radius=getattr(net, "bag_radius", None),
+                        refine_bag_radius=getattr(net, "refine_bag_radius", None),
+                        circle_density=getattr(net, "circle_density", None),
+                        in_feature=getattr(net, "in_feature", None)).items())
+        )
+
+    def fingerprint(self):
+        return {"weights": state_dict_sha256(_unwrap(self.model)),
+                "augmentations": repr(getattr(self.mapper, "augmentations", None)),
+                "image_format": getattr(self.mapper, "image_format", None)}
+
+    def inputs(self):
+        return {"gt": self.gt_json} if self.gt_json is not None else {}
+
+    def check(self, source: RelabelSource) -> None:
+        if self.gt_json is not None:  # the GT must be the file the points were made from
+            relative_positions(source.coco, self.gt_json)
+
+    @torch.no_grad()
+    def produce(self, source: RelabelSource, image_ids):
+        if source.image_root is None:
+            raise ValueError(f"{source.path}: CPR refinement needs the image folder (image_root)")
+        dicts, _ = refinement_dataset_dicts(source.path, source.image_root)
+        todo = set(image_ids)
+        dicts = [d for d in dicts if d["image_id"] in todo]
+        if not dicts:
+            return
+        loader = build_detection_test_loader(dataset=dicts, mapper=self.mapper, batch_size=self.batch_size,
+                                             num_workers=self.num_workers)
+        net = _unwrap(self.model)
+        was_training = net.training
+        net.eval()
+        try:
+            for inputs in loader:
+                outputs = net.refine(inputs, return_bags=self.return_bags)
+                for x, r in zip(inputs, outputs):
+                    inst = r["instances"].to("cpu")
+                    res = OrderedDict()
+                    for aid, p, s, ref in zip(inst.ann_ids.tolist(), inst.pred_points.tolist(), inst.scores.tolist(),
+                                              inst.refined.tolist()):
+                        if aid < 0:
+                            raise ValueError(f"image id {x.get('image_id')}: an annotation without 'id' cannot be written back")
+                        fields = OrderedDict(cpr_score=float(s))
+                        if ref:
+                            fields["point"] = [float(p[0]), float(p[1])]
+                        res[int(aid)] = fields
+                    if self.callback is not None:
+                        self.callback(x, inst)
+                    yield x["image_id"], res
+        finally:
+            net.train(was_training)
+
+    def statistics(self, source, output, results):
+        shifts = [
+            math.hypot(a["point"][0] - a["coarse_point"][0], a["point"][1] - a["coarse_point"][1])
+            for a in output["annotations"]
+            if "coarse_point" in a
+        ]
+        stats = OrderedDict(
+            images=len(source.coco["images"]),
+            annotations=len(source.coco["annotations"]),
+            seen=len(results),
+            refined=sum(1 for r in results.values() if "point" in r),
+            mean_shift_px=(sum(shifts) / len(shifts)) if shifts else 0.0,
+            rsv_before=points_rsv(output, "coarse_point", self.gt_json),
+            rsv_after=points_rsv(output, "point", self.gt_json),
+        )
+        outside = _outside_image(source.coco)
+        if outside:
+            stats["outside_image"] = len(outside)
+            logger.warning(
+                "%s: %d point(s) outside their image were not refined (first: annotation id %s)",
+                source.path, len(outside), outside[0],
             )
-    for ann in out["annotations"]:
-        if "point" not in ann:
-            continue
-        ann["coarse_point"] = list(ann["point"])
-        r = results.get(ann["id"])
-        if r is None:
-            continue
-        ann["cpr_score"] = r["score"]
-        if r["refined"]:
-            ann["point"] = list(r["point"])
-    return out
-
-
-def relative_offsets(coco: Dict[str, Any], key: str = "point", gt_boxes: Optional[Dict[int, Sequence[float]]] = None):
-    """Relative positions (x - x_c) / w, (y - y_c) / h of non-crowd annotations (paper Eq. 13).
-
-    Boxes come from ``gt_boxes[ann_id]`` when given, else from the annotation's ``true_bbox``;
-    annotations without a box or ``key`` are skipped. Returns two lists.
-    """
-    xs, ys = [], []
-    for ann in coco["annotations"]:
-        if ann.get("iscrowd", 0) or key not in ann:
-            continue
-        box = gt_boxes.get(ann["id"]) if gt_boxes is not None else ann.get("true_bbox")
-        if box is None or box[2] <= 0 or box[3] <= 0:
-            continue
-        x, y = ann[key]
-        xs.append((x - (box[0] + box[2] / 2.0)) / box[2])
-        ys.append((y - (box[1] + box[3] / 2.0)) / box[3])
-    return xs, ys
-
-
-def rsv_of(coco: Dict[str, Any], key: str = "point", gt_boxes: Optional[Dict[int, Sequence[float]]] = None) -> Optional[float]:
-    """RSV (paper Eq. 13, :func:`pointdet.evaluation.annotation_quality.rsv`) of the points
-    under ``key``; None when no annotation has a box."""
-    from pointdet.evaluation.annotation_quality import rsv
-
-    xs, ys = relative_offsets(coco, key, gt_boxes)
-    if not xs:
-        return None
-    return rsv(np.stack([np.asarray(xs), np.asarray(ys)], axis=1))
-
-
-def _gt_boxes_from(gt_json: Optional[str]) -> Optional[Dict[int, List[float]]]:
-    if gt_json is None:
-        return None
-    gt = load_coco_dict(gt_json)
-    return {a["id"]: a["bbox"] for a in gt["annotations"] if "bbox" in a}
+        return stats
 
 
 def refine_annotation_file(
@@ -225,95 +268,136 @@ def refine_annotation_file(
     progress: bool = True,
     return_bags: bool = False,
     callback: Optional[Callable[[Dict, Any], None]] = None,
+    resume: bool = True,
 ) -> Dict[str, Any]:
     """Refine every point of ``input_json`` with ``model`` and write ``output_json`` atomically.
 
     Args:
-        model: a trained :class:`CPRNet`.
+        model, mapper, batch_size, num_workers, gt_json, return_bags, callback: see
+            :class:`CPRRefinementProducer`.
         input_json, image_root: the coarse point file and its images.
         output_json: where to write (must differ from the input).
-        mapper: test-mode mapper keeping points (default :func:`build_refinement_mapper`).
-        batch_size, num_workers: data loading.
-        gt_json: full COCO file for RSV (boxes by annotation id); default ``true_bbox``.
         info: extra entries for the output's ``info`` (e.g. config, weights).
-        return_bags, callback: see :func:`run_point_refinement`.
+        progress, resume: see :func:`pointdet.engine.relabel.relabel_file`.
     Returns:
         statistics: ``images``, ``annotations``, ``seen``, ``refined``, ``mean_shift_px``,
-        ``rsv_before``, ``rsv_after`` (None without boxes).
+        ``rsv_before``, ``rsv_after`` (None without boxes), and ``outside_image`` when points
+        lie outside their image.
     """
-    check_outputs_not_inputs([output_json], [input_json, gt_json])
-    coarse = load_coco_dict(input_json)
-    dicts, _ = refinement_dataset_dicts(input_json, image_root)
-    if mapper is None:
-        mapper = build_refinement_mapper()
-    loader = build_detection_test_loader(dataset=dicts, mapper=mapper, batch_size=batch_size, num_workers=num_workers)
-    results = run_point_refinement(model, loader, progress=progress, return_bags=return_bags, callback=callback)
-    out = refined_coco_dict(coarse, results, input_json)
+    producer = CPRRefinementProducer(model, mapper=mapper, batch_size=batch_size, num_workers=num_workers,
+                                     gt_json=gt_json, return_bags=return_bags, callback=callback)
+    return relabel_file(producer, input_json, output_json, keep={"point": "coarse_point"}, image_root=image_root,
+                        extra_info=info, resume=resume, progress=progress)
 
-    shifts = [
-        math.hypot(a["point"][0] - a["coarse_point"][0], a["point"][1] - a["coarse_point"][1])
-        for a in out["annotations"]
-        if "coarse_point" in a
-    ]
-    gt_boxes = _gt_boxes_from(gt_json)
-    stats = OrderedDict(
-        images=len(coarse["images"]),
-        annotations=len(coarse["annotations"]),
-        seen=len(results),
-        refined=sum(1 for r in results.values() if r["refined"]),
-        mean_shift_px=(sum(shifts) / len(shifts)) if shifts else 0.0,
-        rsv_before=rsv_of(out, "coarse_point", gt_boxes),
-        rsv_after=rsv_of(out, "point", gt_boxes),
+
+# ------------------------------------------------------------------------------ from a checkpoint
+def true_boxes_by_image(points_path: str, gt_path: Optional[str] = None) -> Dict[Any, np.ndarray]:
+    """{image_id: (M, 4) xyxy true boxes} from ``gt_path``'s ``bbox`` or the point file's
+    ``true_bbox`` (empty when neither has boxes): drawn in the refinement PNGs."""
+    coco = load_coco_dict(gt_path or points_path)
+    key = "bbox" if gt_path else "true_bbox"
+    boxes: Dict[Any, List] = {}
+    for a in coco["annotations"]:
+        if a.get(key) is not None:
+            x, y, w, h = a[key]
+            boxes.setdefault(a["image_id"], []).append([x, y, x + w, y + h])
+    return {k: np.asarray(v, dtype=np.float64) for k, v in boxes.items()}
+
+
+def refinement_visualizer(vis_dir: str, vis_max: int, boxes_by_image: Optional[Dict] = None):
+    """Callback for :class:`CPRRefinementProducer` saving ``<vis_dir>/<image_id>.png`` of the
+    first ``vis_max`` images (with the true boxes of ``boxes_by_image`` when given)."""
+    from detectron2.data import detection_utils as utils
+
+    from pointdet.utils.visualize_points import save_point_refinement
+
+    count = [0]
+
+    def callback(x, inst):
+        if count[0] >= vis_max:
+            return
+        count[0] += 1
+        img = utils.read_image(x["file_name"], format="RGB")
+        save_point_refinement(
+            os.path.join(vis_dir, f"{x.get('image_id', count[0])}.png"),
+            img,
+            inst.coarse_points,
+            inst.pred_points,
+            bag_points=inst.bag_points if inst.has("bag_points") else None,
+            bag_scores=inst.bag_scores if inst.has("bag_scores") else None,
+            bag_keep=inst.bag_keep if inst.has("bag_keep") else None,
+            boxes=(boxes_by_image or {}).get(x.get("image_id")),
+        )
+
+    return callback
+
+
+def refine_with_checkpoint(
+    config_file: str,
+    weights: str,
+    input_json: str,
+    image_root: str,
+    output_json: str,
+    *,
+    opts: Sequence[str] = (),
+    gt_json: Optional[str] = None,
+    vis_dir: Optional[str] = None,
+    vis_max: int = 20,
+    batch_size: int = 1,
+    num_workers: int = 0,
+    device: Optional[str] = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> Dict[str, Any]:
+    """Refine ``input_json`` with the CPRNet of a LazyConfig and its checkpoint (the work of
+    ``tools/refine_points.py``); the mapper is the config's (:func:`refinement_mapper_from_config`).
+    The config file, its overrides and the weights are recorded (name + SHA-256) in ``info``.
+    Returns the statistics of :func:`refine_annotation_file`."""
+    from pointdet.data.provenance import file_record
+    from pointdet.engine.model_loading import load_model_from_config
+
+    model, cfg = load_model_from_config(config_file, weights, opts, device, require_method="refine")
+    mapper = refinement_mapper_from_config(cfg, model)
+    callback = refinement_visualizer(vis_dir, vis_max, true_boxes_by_image(input_json, gt_json)) if vis_dir else None
+    info = OrderedDict(file_record("config", config_file))
+    info["config_overrides"] = list(opts or [])
+    wrec = file_record("weights", weights)
+    info["weights"] = wrec["weights_file"]
+    info["weights_sha256"] = wrec["weights_sha256"]
+    return refine_annotation_file(
+        model, input_json, image_root, output_json, mapper=mapper, batch_size=batch_size,
+        num_workers=num_workers, gt_json=gt_json, info=info, progress=progress,
+        return_bags=callback is not None, callback=callback, resume=resume,
     )
-    net = _unwrap(model)
-    new_info = OrderedDict()
-    new_info["description"] = "pointdet CPR-refined points (CPR Sec. 3.3, Algorithm 2)"
-    new_info["generator"] = "pointdet.cpr_refinement"
-    new_info["params"] = OrderedDict(
-        sorted(dict(getattr(net, "refine_kwargs", {}),
-                    bag_radius=getattr(net, "bag_radius", None),
-                    refine_bag_radius=getattr(net, "refine_bag_radius", None),
-                    circle_density=getattr(net, "circle_density", None),
-                    in_feature=getattr(net, "in_feature", None)).items())
-    )
-    new_info["seed"] = None
-    new_info["source_file"] = os.path.basename(input_json)
-    new_info["source_sha256"] = file_sha256(input_json)
-    if gt_json is not None:
-        new_info["gt_file"] = os.path.basename(gt_json)
-    for k, v in (info or {}).items():
-        new_info[k] = v
-    new_info["statistics"] = stats
-    if "info" in coarse:
-        new_info["source_info"] = coarse["info"]
-    result = OrderedDict(info=new_info)
-    for k, v in out.items():
-        if k != "info":
-            result[k] = v
-    atomic_write_json(result, output_json)
-    logger.info(f"CPR refinement -> {output_json}: {dict(stats)}")
-    return stats
 
 
+# ------------------------------------------------------------------------------ after training
 class RefinePointsHook(HookBase):
-    """After training, refine the training point file with the trained CPRNet and write it.
+    """After training, refine the training point file with the trained CPRNet and write it into
+    the run's folder.
 
-    The refined file goes to ``os.path.join(output_dir, output_name)`` (default
-    ``<stem>_cpr_refined.json``). Runs on the main process only; others wait. Nothing is written
-    when training stopped before ``max_iter`` (e.g. on an exception).
+    The refined file is ``os.path.join(output_dir, output_name)`` (default
+    ``<input stem>_cpr_refined.json``); a path outside ``output_dir`` (absolute, or with
+    ``..``) is refused unless ``allow_outside_output_dir=True``. Runs on the main process only;
+    others wait. Nothing is written when training stopped before ``max_iter`` (e.g. on an
+    exception).
 
-    LazyConfig use (``tools/train_net.py`` registers the hooks it finds in the config)::
+    LazyConfig use (``tools/train_net.py`` registers the hooks it finds in ``cfg.hooks``): follow
+    the config's training dataset, run folder and test mapper by interpolation, so that an
+    override of any of them is followed::
 
-        hooks = [L(RefinePointsHook)(dataset_name="pointdet_trees_train_coarse_points_s0",
-                                     output_dir="${..train.output_dir}",
-                                     augmentations=[L(T.ResizeShortestEdge)(...)])]
+        hooks = dict(refine_points=L(RefinePointsHook)(
+            dataset_name="${...dataloader.train.dataset.names}",
+            output_dir="${...train.output_dir}",
+            augmentations="${...dataloader.test.mapper.augmentations}",
+            image_format="${...dataloader.test.mapper.image_format}"))
     """
 
     def __init__(
         self,
         *,
         output_dir: str,
-        dataset_name: Optional[str] = None,
+        dataset_name=None,
         input_json: Optional[str] = None,
         image_root: Optional[str] = None,
         output_name: Optional[str] = None,
@@ -322,18 +406,30 @@ class RefinePointsHook(HookBase):
         batch_size: int = 1,
         num_workers: int = 0,
         gt_json: Optional[str] = None,
+        allow_outside_output_dir: bool = False,
     ):
         """
         Args:
-            output_dir: folder of the refined file (the training output_dir).
-            dataset_name: a registered point dataset; its metadata's ``json_file`` and
+            output_dir: the run's folder (``train.output_dir``); the refined file goes there.
+            dataset_name: a registered point dataset (or a list holding exactly one, as
+                ``dataloader.train.dataset.names``); its metadata's ``json_file`` and
                 ``image_root`` are used. Alternatively give ``input_json`` and ``image_root``.
-            output_name: file name; default ``<input stem>_cpr_refined.json``.
+            output_name: file name (or path relative to ``output_dir``); default
+                ``<input stem>_cpr_refined.json``.
             augmentations, image_format: of :func:`build_refinement_mapper`.
             batch_size, num_workers, gt_json: as :func:`refine_annotation_file`.
+            allow_outside_output_dir: allow an ``output_name`` that leaves ``output_dir``.
         """
         if dataset_name is None and (input_json is None or image_root is None):
             raise ValueError("RefinePointsHook needs dataset_name, or input_json and image_root")
+        if dataset_name is not None and not isinstance(dataset_name, str):
+            names = list(dataset_name)
+            if len(names) != 1:
+                raise ValueError(
+                    f"RefinePointsHook refines one training file; the training dataset names {names} "
+                    "(give hooks.refine_points.dataset_name=<one name>)"
+                )
+            dataset_name = names[0]
         self.dataset_name = dataset_name
         self.input_json = input_json
         self.image_root = image_root
@@ -344,10 +440,14 @@ class RefinePointsHook(HookBase):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.gt_json = gt_json
+        self.allow_outside_output_dir = allow_outside_output_dir
         self.stats = None
         self.output_path = None
+        if output_name is not None:
+            self._output_path_for(output_name)  # refuse a path outside the run's folder at once
 
-    def _resolve(self):
+    def resolve_input(self) -> Tuple[str, str]:
+        """(point file, image folder) that the hook refines."""
         if self.dataset_name is not None:
             if self.dataset_name not in DatasetCatalog.list():
                 raise KeyError(f"RefinePointsHook: dataset '{self.dataset_name}' is not registered")
@@ -358,15 +458,30 @@ class RefinePointsHook(HookBase):
             return meta.json_file, meta.image_root
         return self.input_json, self.image_root
 
+    def _output_path_for(self, name: str) -> str:
+        path = os.path.normpath(os.path.join(self.output_dir, name))
+        root = os.path.abspath(self.output_dir)
+        if not self.allow_outside_output_dir and os.path.commonpath([root, os.path.abspath(path)]) != root:
+            raise ValueError(
+                f"RefinePointsHook: output {path} is outside the run's folder {self.output_dir}; "
+                "set allow_outside_output_dir=True to write there"
+            )
+        return path
+
+    def resolve_output(self) -> str:
+        """The refined file's path."""
+        input_json, _ = self.resolve_input()
+        name = self.output_name or os.path.splitext(os.path.basename(input_json))[0] + "_cpr_refined.json"
+        return self._output_path_for(name)
+
     def after_train(self):
         max_iter = getattr(self.trainer, "max_iter", None)
         if max_iter is not None and self.trainer.iter + 1 < max_iter:
             # like EvalHook: after_train also runs when training failed; refine only a finished model
             logger.warning("RefinePointsHook: training did not finish, no refined file is written")
             return
-        input_json, image_root = self._resolve()
-        name = self.output_name or os.path.splitext(os.path.basename(input_json))[0] + "_cpr_refined.json"
-        self.output_path = os.path.join(self.output_dir, name)
+        input_json, image_root = self.resolve_input()
+        self.output_path = self.resolve_output()
         if comm.is_main_process():
             mapper = build_refinement_mapper(self.augmentations, self.image_format)
             self.stats = refine_annotation_file(

@@ -4,7 +4,9 @@ mined pseudo-labels against erased GT (SIOD/DMiner, Co-mining).
 
 Everything works on plain COCO-format dicts or files (read with
 :func:`pointdet.data.coco_io.load_coco_dict`). A weak or refined annotation file is compared
-with the full GT file by annotation id (point and click generators keep the ids).
+with the full GT file by annotation id (point and click generators keep the ids); the
+annotation's image and category must agree in both files, and a GT file whose checksum is not
+in the weak file's provenance (``info.source_sha256`` along its ``source_info`` chain) is refused.
 Boxes are [x, y, w, h] in Detectron2's continuous convention: centre (x + w/2, y + h/2).
 """
 import math
@@ -14,12 +16,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from pointdet.data.coco_io import CocoFormatError, load_coco_dict, validate_coco_dict
+from pointdet.data.coco_io import CocoFormatError, file_sha256, load_coco_dict, validate_coco_dict
+from pointdet.data.provenance import source_checksums
 
 __all__ = [
     "relative_positions",
     "rsv",
     "compute_rsv",
+    "check_pair",
+    "check_same_source",
     "relative_position_histogram",
     "box_iou_xywh",
     "corloc_miou",
@@ -51,45 +56,83 @@ def _gt_boxes_by_id(gt: Dict[str, Any], src: str) -> Dict[int, Dict[str, Any]]:
     return out
 
 
+def check_same_source(weak_d: Dict[str, Any], weak_src: str, gt: CocoLike, gt_src: str) -> None:
+    """Refuse a GT file that is not the one the weak file was derived from, when the weak file's
+    provenance chain (``info.source_sha256``, ``info.source_info.source_sha256``, ...) records
+    checksums and none of them is the GT file's."""
+    if not isinstance(gt, (str, os.PathLike)):
+        return
+    chain = source_checksums(weak_d.get("info"))
+    if chain and file_sha256(os.fspath(gt)) not in chain.values():
+        raise CocoFormatError(
+            f"{weak_src}: was derived from a file with sha256 {chain[min(chain)][:16]}..., not from the GT file "
+            f"{gt_src}; compare a weak file with the GT it was made from"
+        )
+
+
+def check_pair(weak_ann: Dict[str, Any], gt_ann: Dict[str, Any], weak_src: str, gt_src: str) -> None:
+    """A weak annotation and the GT annotation of the same id must have the same image and category."""
+    for k in ("image_id", "category_id"):
+        if weak_ann.get(k) != gt_ann.get(k):
+            raise CocoFormatError(
+                f"{weak_src}: annotation id {weak_ann['id']} has {k} {weak_ann.get(k)!r}, the GT file {gt_src} "
+                f"has {gt_ann.get(k)!r} for that id: the files do not describe the same objects"
+            )
+
+
 # ----------------------------------------------------------------------------------------
 # RSV (CPR Eq. 13) and the relative-position distribution (Eq. 14, Fig. 6)
 # ----------------------------------------------------------------------------------------
 def relative_positions(
-    weak: CocoLike, gt: CocoLike, point_key: str = "point"
+    weak: CocoLike, gt: Optional[CocoLike] = None, point_key: str = "point"
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Relative positions x' = (x - xc) / w, y' = (y - yc) / h of annotated points (CPR Eq. 13).
 
     Args:
         weak: point (``point``) or click (``clicks``) file, or a refined point file.
-        gt: the full box file the weak file was made from (same annotation ids).
-        point_key: ``"point"``, or ``"clicks"`` (every click of an object is one sample).
+        gt: the full box file the weak file was made from (same annotation ids, same image and
+            category per id, and its checksum in the weak file's provenance where recorded);
+            None: the boxes kept in the weak file itself (``true_bbox``; annotations without
+            one are skipped).
+        point_key: ``"point"`` (or another single-point key such as ``"coarse_point"``), or
+            ``"clicks"`` (every click of an object is one sample).
     Returns:
-        rel (N, 2) float64, category ids (N,), annotation ids (N,). Crowd GT objects are skipped.
+        rel (N, 2) float64, category ids (N,), annotation ids (N,). Crowd objects are skipped.
     Raises:
-        CocoFormatError: a weak annotation id absent from the GT file, or without ``point_key``.
+        CocoFormatError: a weak annotation id absent from the GT file, of another image or
+            category there, without ``point_key``, or a GT file the weak file was not made from.
     """
     rel, cats, ids, _ = _relative_positions_and_boxes(weak, gt, point_key)
     return rel, cats, ids
 
 
 def _relative_positions_and_boxes(
-    weak: CocoLike, gt: CocoLike, point_key: str = "point"
+    weak: CocoLike, gt: Optional[CocoLike] = None, point_key: str = "point"
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`relative_positions` plus the (N, 4) xywh GT box of every sample."""
     weak_d, weak_src = _load(weak, "weak")
-    gt_d, gt_src = _load(gt, "gt")
-    gt_by_id = _gt_boxes_by_id(gt_d, gt_src)
+    if gt is not None:
+        gt_d, gt_src = _load(gt, "gt")
+        check_same_source(weak_d, weak_src, gt, gt_src)
+        gt_by_id = _gt_boxes_by_id(gt_d, gt_src)
     rel, cats, ids, boxes = [], [], [], []
     for a in weak_d["annotations"]:
         aid = a["id"]
-        g = gt_by_id.get(aid)
-        if g is None:
-            raise CocoFormatError(f"{weak_src}: annotation id {aid} is not in the GT file {gt_src}")
-        if g.get("iscrowd", 0):
-            continue
+        if gt is None:
+            tb = a.get("true_bbox")
+            if a.get("iscrowd", 0) or tb is None or tb[2] <= 0 or tb[3] <= 0:
+                continue
+            g = {"bbox": a["true_bbox"], "category_id": a["category_id"]}
+        else:
+            g = gt_by_id.get(aid)
+            if g is None:
+                raise CocoFormatError(f"{weak_src}: annotation id {aid} is not in the GT file {gt_src}")
+            check_pair(a, g, weak_src, gt_src)
+            if g.get("iscrowd", 0):
+                continue
         if point_key not in a:
             raise CocoFormatError(f"{weak_src}: annotation id {aid} has no '{point_key}'")
-        pts = [a["point"]] if point_key == "point" else a[point_key]
+        pts = a[point_key] if point_key == "clicks" else [a[point_key]]
         x, y, w, h = g["bbox"]
         for px, py in pts:
             rel.append(((px - (x + w / 2.0)) / w, (py - (y + h / 2.0)) / h))
@@ -117,7 +160,7 @@ def rsv(rel: np.ndarray) -> float:
 
 
 def compute_rsv(
-    weak: CocoLike, gt: CocoLike, point_key: str = "point", size_edges: Optional[Sequence[float]] = None
+    weak: CocoLike, gt: Optional[CocoLike] = None, point_key: str = "point", size_edges: Optional[Sequence[float]] = None
 ) -> Dict[str, Any]:
     """RSV overall, per category and optionally per object size.
 
@@ -194,7 +237,7 @@ def corloc_miou(
     """CorLoc and mIoU_box of pseudo boxes, matched to GT by annotation id.
 
     CorLoc = fraction of non-crowd GT objects whose pseudo box has IoU >= ``iou_threshold``;
-    mIoU_box = mean IoU of each GT object's pseudo box with its GT box (SAPNet spec sec. 10).
+    mIoU_box = mean IoU of each GT object's pseudo box with its GT box (SAPNet Table 7).
     A GT object without a pseudo box counts as IoU 0 (reported as ``num_missing``).
 
     Returns:
@@ -205,6 +248,7 @@ def corloc_miou(
     """
     ps_d, ps_src = _load(pseudo, "pseudo")
     gt_d, gt_src = _load(gt, "gt")
+    check_same_source(ps_d, ps_src, gt, gt_src)
     gt_by_id = _gt_boxes_by_id(gt_d, gt_src)
     ps_by_id = {}
     for a in ps_d["annotations"]:
@@ -212,6 +256,7 @@ def corloc_miou(
             raise CocoFormatError(f"{ps_src}: annotation id {a['id']} has no pseudo 'bbox'")
         if a["id"] not in gt_by_id:
             raise CocoFormatError(f"{ps_src}: annotation id {a['id']} is not in the GT file {gt_src}")
+        check_pair(a, gt_by_id[a["id"]], ps_src, gt_src)
         ps_by_id[a["id"]] = a["bbox"]
     ious, areas, missing = [], [], 0
     for aid, g in gt_by_id.items():

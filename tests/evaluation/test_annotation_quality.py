@@ -207,3 +207,51 @@ def test_cli(tmp_path, capsys):
                 "--output-json", str(tmp_path / "m.json")])
     assert out["precision"] == 1.0 and out["recall"] == pytest.approx(1 / 3)
     assert "precision = 1.0000" in capsys.readouterr().out
+
+
+def test_unrelated_files_are_refused_with_the_first_mismatching_id(tmp_path):
+    other_image = _coco([_ann(1, point=[7, 5]), _ann(2, point=[8, 7], cat=2, img=2), _ann(3, point=[5, 6])])
+    with pytest.raises(CocoFormatError, match=r"annotation id 2 has image_id 2, the GT file .* has 1"):
+        compute_rsv(other_image, GT)
+    other_cat = _coco([_ann(1, point=[7, 5], cat=2), _ann(2, point=[8, 7], cat=2)])
+    with pytest.raises(CocoFormatError, match=r"annotation id 1 has category_id 2"):
+        relative_positions(other_cat, GT)
+    boxes = _coco([_ann(1, [0, 0, 10, 10]), _ann(3, [0, 0, 10, 20], img=2)])
+    with pytest.raises(CocoFormatError, match=r"annotation id 3 has image_id 2"):
+        corloc_miou(boxes, GT)
+    # the weak file's provenance names its source by checksum: another GT file is refused
+    gt_path, other_path = tmp_path / "gt.json", tmp_path / "other.json"
+    gt_path.write_text(json.dumps(GT))
+    other_path.write_text(json.dumps(GT, indent=1))
+    from pointdet.data.coco_io import file_sha256
+
+    derived = dict(POINTS, info={"generator": "pointdet.coarse_points", "source_sha256": file_sha256(str(gt_path))})
+    assert compute_rsv(derived, str(gt_path))["num"] == 3
+    refined = dict(POINTS, info={"source_sha256": "0" * 64, "source_info": derived["info"]})  # chain: ok
+    assert compute_rsv(refined, str(gt_path))["num"] == 3
+    with pytest.raises(CocoFormatError, match="not from the GT file .*other.json"):
+        compute_rsv(derived, str(other_path))
+    with pytest.raises(CocoFormatError, match="not from the GT file"):
+        corloc_miou(dict(GT, info=derived["info"]), str(other_path))
+
+
+def test_rsv_from_the_files_own_true_boxes():
+    pts = _coco([_ann(1, point=[7, 5], true_bbox=[0, 0, 10, 10]), _ann(3, point=[5, 6], true_bbox=[0, 0, 10, 20]),
+                 _ann(5, point=[1, 1]), _ann(4, point=[55, 55], crowd=1, true_bbox=[50, 50, 10, 10])])
+    rel, _, ids = relative_positions(pts, None, point_key="point")
+    np.testing.assert_allclose(rel, [[0.2, 0.0], [0.0, -0.2]], atol=1e-12)
+    assert ids.tolist() == [1, 3]
+
+
+def test_cli_refuses_to_overwrite_an_input(tmp_path):
+    from tools.evaluate_annotations import main
+
+    for name, obj in (("gt.json", GT), ("pts.json", POINTS), ("erased.json", ERASED)):
+        (tmp_path / name).write_text(json.dumps(obj))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    pts, gt, erased = (str(tmp_path / n) for n in ("pts.json", "gt.json", "erased.json"))
+    for argv in (["rsv", pts, gt, "--output-json", gt], ["rsv", pts, gt, "--heatmap", pts],
+                 ["boxes", gt, gt, "--output-json", gt], ["mined", gt, erased, "--output-json", erased]):
+        with pytest.raises(ValueError, match="would overwrite the input file"):
+            main(argv)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

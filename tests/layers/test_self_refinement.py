@@ -3,7 +3,9 @@ import json
 import pytest
 import torch
 
-from pointdet.modeling.p2pnet.self_refinement import prediction_point, self_refine_coco, self_refine_points
+from pointdet.data.coco_io import CocoFormatError
+from pointdet.engine.self_refinement import self_refine_file
+from pointdet.modeling.p2pnet.self_refinement import prediction_point, self_refine_points
 from tools.self_refine_points import main
 
 ANN = torch.tensor([[10.0, 10.0], [100.0, 10.0], [10.0, 10.0]])
@@ -109,7 +111,8 @@ def test_self_refine_coco_and_tool(tmp_path):
                  "--gt", str(gt_file)]) == 0
     res2 = json.loads(out2.read_text())
     assert res2["info"]["statistics"]["rsv_before"] == pytest.approx(0.070837, abs=1e-6)
-    assert res2["info"]["gt_file"] == "gt.json"
+    assert res2["info"]["gt_file"] == "gt.json" and len(res2["info"]["gt_sha256"]) == 64
+    assert res2["info"]["predictions_file"] == "preds.json"
     first = out.read_bytes()
     assert main(["--points", str(pts), "--predictions", str(pred_file), "--output", str(out), "--quiet"]) == 0
     assert out.read_bytes() == first
@@ -124,6 +127,7 @@ def test_tool_errors_name_the_id(tmp_path, capsys):
     assert main(["--points", str(pts), "--predictions", str(pred_file), "--output", str(out)]) == 1
     assert "image_id 99" in capsys.readouterr().err
     assert not out.exists()
-    with pytest.raises(ValueError, match="category_id 3"):
-        self_refine_coco(_point_file(), [{"image_id": 1, "category_id": 3, "score": 1, "point": [0, 0]}])
+    pred_file.write_text(json.dumps([{"image_id": 1, "category_id": 3, "score": 1, "point": [0, 0]}]))
+    with pytest.raises(CocoFormatError, match="category_id 3"):
+        self_refine_file(str(pts), str(pred_file), str(out))
     assert main(["--points", str(pts), "--predictions", str(pred_file), "--output", str(pts)]) == 1

@@ -28,9 +28,12 @@ def test_cpr_stage_runs_the_chain_with_the_configs_schedules(capsys, tmp_path, s
     # no schedule override: each run is its config's (the measured) schedule
     assert not any(a.startswith("train.max_iter=") for c in cmds for a in c)
     # the refined P2PNet trains on the file the CPRNet run writes, and training resumes
-    refined = os.path.join(str(tmp_path), f"cpr_{data}", f"{data}_train_refined_points.json")
+    # (written by the CPRNet run's refinement hook into that run's folder, with no override)
+    run_dir = os.path.join(str(tmp_path), f"cpr_{data}", "cprnet")
+    refined = os.path.join(run_dir, f"{data}_train_coarse_points_s0_cpr_refined.json")
     assert f"dataloader.train.dataset.json_file={refined}" in cmds[-1]
-    assert f"hooks.refine_points.output_dir={os.path.dirname(refined)}" in cmds[1]
+    assert f"train.output_dir={run_dir}" in cmds[1]
+    assert not any(a.startswith("hooks.") for a in cmds[1])
     assert all("--resume" in c for c in cmds if "train_net.py" in c[1])
     assert not os.listdir(tmp_path)  # a dry run writes nothing
 

@@ -64,15 +64,10 @@ def build_info(
     source_info: Any, generator: str, params: Dict[str, Any], seed: Optional[int], statistics: Dict[str, Any]
 ) -> Dict[str, Any]:
     """The ``info`` block of a generated file; ``run_*`` adds ``source_file`` and ``source_sha256``."""
-    info = OrderedDict()
-    info["description"] = f"pointdet weak annotations ({generator})"
-    info["generator"] = generator
-    info["params"] = dict(params)
-    info["seed"] = None if seed is None else int(seed)
-    info["statistics"] = statistics
-    if source_info is not None:
-        info["source_info"] = source_info
-    return info
+    from pointdet.data.provenance import build_info as _build_info
+
+    return _build_info(generator, description=f"pointdet weak annotations ({generator})", params=dict(params),
+                       seed=seed, statistics=statistics, source_info=source_info)
 
 
 def require_bbox(ann: Dict[str, Any], path: str = "<dict>") -> List[float]:

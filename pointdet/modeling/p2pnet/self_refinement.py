@@ -17,17 +17,16 @@ and the refined point is the score-weighted mean (with an optional weight w_a fo
     a'_j = (w_a a_j + sum_{p in S_j} s_p p) / (w_a + sum_{p in S_j} s_p).
 
 With S_j empty (and w_a = 0) a_j is kept. The nearest filter is the one CPR's refinement uses
-(cpr.md 2.5, constraint III): a prediction never moves two annotations. Crowd annotations are
-never refined.
+(CPR Sec. 3.3, constraint III): a prediction never moves two annotations. Crowd annotations are
+never refined. The file-level step (a point file + a results file -> a new point file) is
+:class:`pointdet.engine.self_refinement.SelfRefinementProducer`, run by the relabel engine.
 """
-import copy
 import math
-from collections import OrderedDict, defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Tuple
 
 import torch
 
-__all__ = ["self_refine_points", "prediction_point", "self_refine_coco"]
+__all__ = ["self_refine_points", "prediction_point"]
 
 
 def self_refine_points(
@@ -102,85 +101,3 @@ def prediction_point(det: Dict[str, Any], source: str = "<predictions>") -> Tupl
             f"{source}: prediction for image_id {det.get('image_id')!r} has neither 'point' nor 'bbox'"
         )
     return float(x), float(y)
-
-
-def self_refine_coco(
-    points_dict: Dict[str, Any],
-    predictions: Sequence[Dict[str, Any]],
-    radius: float = 64.0,
-    score_thresh: float = 0.05,
-    ann_weight: float = 0.0,
-    nearest_filter: bool = True,
-    points_file: str = "<points>",
-    predictions_file: str = "<predictions>",
-) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """
-    Apply :func:`self_refine_points` to every image of a point-annotation COCO dict.
-
-    Args:
-        points_dict: a pointdet point file (annotations with ``point``, no ``bbox``).
-        predictions: COCO results list (``image_id``, ``category_id``, ``score`` and ``point``
-            or ``bbox``) in original-image pixels, e.g. a localizer's or a pseudo-box detector's
-            output on the training images.
-        points_file, predictions_file: names used in error messages.
-        Other args: as :func:`self_refine_points`.
-
-    Returns:
-        (new_dict, statistics). ``new_dict`` is a deep copy whose non-crowd annotations have the
-        refined ``point`` and the original one as ``coarse_point`` (annotations that no
-        prediction supports keep their point and also get ``coarse_point``).
-    """
-    out = copy.deepcopy(points_dict)
-    image_ids = {img["id"] for img in out["images"]}
-    cat_ids = {c["id"] for c in out["categories"]}
-    preds_per_image: Dict[Any, List[Dict[str, Any]]] = defaultdict(list)
-    for det in predictions:
-        iid = det.get("image_id")
-        if iid not in image_ids:
-            raise ValueError(f"{predictions_file}: prediction for image_id {iid!r} not in {points_file}")
-        if det.get("category_id") not in cat_ids:
-            raise ValueError(
-                f"{predictions_file}: prediction for image_id {iid!r} has unknown category_id "
-                f"{det.get('category_id')!r} (categories of {points_file}: {sorted(cat_ids)})"
-            )
-        preds_per_image[iid].append(det)
-
-    anns_per_image: Dict[Any, List[Dict[str, Any]]] = defaultdict(list)
-    for ann in out["annotations"]:
-        if ann.get("iscrowd", 0):
-            continue
-        if "point" not in ann:
-            raise ValueError(f"{points_file}: annotation id {ann.get('id')!r} has no 'point'")
-        anns_per_image[ann["image_id"]].append(ann)
-
-    num_refined = num_anns = 0
-    shifts = []
-    for iid, anns in anns_per_image.items():
-        dets = preds_per_image.get(iid, [])
-        a = torch.tensor([ann["point"] for ann in anns], dtype=torch.float64)
-        ac = torch.tensor([ann["category_id"] for ann in anns], dtype=torch.long)
-        if dets:
-            p = torch.tensor([prediction_point(d, predictions_file) for d in dets], dtype=torch.float64)
-            ps = torch.tensor([float(d["score"]) for d in dets], dtype=torch.float64)
-            pc = torch.tensor([d["category_id"] for d in dets], dtype=torch.long)
-        else:
-            p, ps, pc = torch.zeros(0, 2), torch.zeros(0), torch.zeros(0, dtype=torch.long)
-        refined, weight, _ = self_refine_points(
-            a, ac, p, ps, pc, radius=radius, score_thresh=score_thresh,
-            ann_weight=ann_weight, nearest_filter=nearest_filter,
-        )
-        for ann, r, w in zip(anns, refined.tolist(), weight.tolist()):
-            ann["coarse_point"] = list(ann["point"])
-            num_anns += 1
-            if w > 0:
-                num_refined += 1
-                shifts.append(math.hypot(r[0] - ann["point"][0], r[1] - ann["point"][1]))
-                ann["point"] = [r[0], r[1]]
-    stats = OrderedDict(
-        annotations=num_anns,
-        refined=num_refined,
-        unchanged=num_anns - num_refined,
-        mean_shift_px=(sum(shifts) / len(shifts)) if shifts else 0.0,
-        predictions=len(predictions),
-    )
-    return out, stats
