@@ -13,7 +13,7 @@ Example:
       --input datasets/pointdet_demo/trees/annotations/trees_train_coarse_points_s0.json \
       --image-root datasets/pointdet_demo/trees/images \
       --output output/cpr/trees_train_coarse_points_s0_cpr_refined.json --vis-dir output/cpr/vis
-  # paper Table 4c ablations: model.use_nearest_filter=False, model.score_threshold=0, ...
+  # paper Table 4c ablations: model.refinement.use_nearest_filter=False, model.refinement.score_threshold=0, ...
 """
 import argparse
 import os
@@ -40,7 +40,7 @@ def build_parser():
     p.add_argument("--device", default=None, help="cpu / cuda (default: cfg.train.device, else cuda if available)")
     p.add_argument("--no-resume", action="store_true", help="start over even if a killed run left a partial record")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="LazyConfig overrides key=value (e.g. model.refine_th=0.2)")
+    p.add_argument("opts", nargs=argparse.REMAINDER, help="LazyConfig overrides key=value (e.g. model.refinement.refine_th=0.2)")
     return p
 
 

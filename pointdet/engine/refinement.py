@@ -30,6 +30,7 @@ from detectron2.utils import comm
 
 from pointdet.data.coco_io import CocoFormatError, load_coco_dict
 from pointdet.evaluation.annotation_quality import relative_positions, rsv
+from pointdet.layers.image_bounds import points_inside_image
 
 from .relabel import RelabelProducer, RelabelSource, relabel_file, state_dict_sha256
 
@@ -122,18 +123,16 @@ def points_rsv(coco: Dict[str, Any], key: str = "point", gt_json: Optional[str] 
 
 
 def _outside_image(coco: Dict[str, Any]) -> List[int]:
-    """Ids of non-crowd point annotations outside their image's [0, W] x [0, H] (the mapper's
-    rule: such points are dropped and never reach the model)."""
-    sizes = {im["id"]: (im["width"], im["height"]) for im in coco["images"]}
-    out = []
-    for a in coco["annotations"]:
-        if a.get("iscrowd", 0) or "point" not in a:
-            continue
-        w, h = sizes[a["image_id"]]
-        x, y = a["point"]
-        if not (0 <= x <= w and 0 <= y <= h):
-            out.append(a["id"])
-    return out
+    """Ids of non-crowd point annotations outside their image (the mapper's rule,
+    :func:`pointdet.layers.points_inside_image`: such points are dropped and never reach the model)."""
+    sizes = {im["id"]: (im["height"], im["width"]) for im in coco["images"]}
+    anns = [a for a in coco["annotations"] if not a.get("iscrowd", 0) and "point" in a]
+    if not anns:
+        return []
+    points = np.array([a["point"] for a in anns], dtype=np.float64).reshape(-1, 2)
+    hw = np.array([sizes[a["image_id"]] for a in anns], dtype=np.float64)
+    inside = points_inside_image(points, hw)
+    return [a["id"] for a, ok in zip(anns, inside) if not ok]
 
 
 class CPRRefinementProducer(RelabelProducer):

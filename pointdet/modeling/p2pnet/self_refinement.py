@@ -26,6 +26,8 @@ from typing import Any, Dict, Tuple
 
 import torch
 
+from pointdet.layers.nearest import nearest_same_class
+
 __all__ = ["self_refine_points", "prediction_point"]
 
 
@@ -77,10 +79,9 @@ def self_refine_points(
     same = pc[:, None] == ac[None, :]
     support = same & (dist <= radius) & (ps[:, None] >= score_thresh)
     if nearest_filter:
-        # nearest same-class annotation of each prediction (ties: lower index, as argmin)
-        masked = torch.where(same, dist, torch.full_like(dist, math.inf))
-        nearest = masked.argmin(dim=1)
-        support &= torch.nn.functional.one_hot(nearest, G).bool()
+        # a prediction supports only its nearest same-class annotation (ties: lower index)
+        nearest, _ = nearest_same_class(p, pc, a, ac)
+        support &= nearest[:, None] == torch.arange(G)[None, :]
     w = support.to(torch.float64) * ps[:, None]  # (P, G)
     weight = w.sum(dim=0)  # (G,)
     num = w.t() @ p + ann_weight * a  # (G, 2)
