@@ -1,1 +1,16 @@
 from .refinement import RefinePointsHook, refine_annotation_file  # noqa: F401
+from .checkpoint import SafeDetectionCheckpointer, is_complete_checkpoint  # noqa: F401
+from .defaults import (  # noqa: F401
+    build_evaluator,
+    build_extra_hooks,
+    build_trainer,
+    check_image_files,
+    default_argument_parser,
+    do_test,
+    do_train,
+    evaluate,
+    resolve_device,
+    scale_to_world_size,
+    setup,
+    train_or_evaluate,
+)
