@@ -50,12 +50,19 @@ def _storage_from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _numpy_multiarray():
-    """NumPy 1 pickles arrays through numpy.core.multiarray, NumPy 2 through numpy._core.multiarray."""
-    import numpy as np
+def _numpy_attr(module: str, name: str):
+    """NumPy 1 pickles arrays through numpy.core.*, NumPy 2 through numpy._core.*: either name
+    resolves with whichever NumPy is installed."""
 
-    core = getattr(np, "_core", None)
-    return (core if core is not None else np.core).multiarray
+    def get():
+        for core in ("_core", "core"):
+            try:
+                return getattr(importlib.import_module(f"numpy.{core}.{module}"), name)
+            except (ImportError, AttributeError):
+                continue
+        raise pickle.UnpicklingError(f"this NumPy has no numpy.core.{module}.{name}")
+
+    return get
 
 
 def _attr(module: str, name: str):
@@ -73,10 +80,11 @@ _ALLOWED_GLOBALS = {
     ("_codecs", "encode"): _attr("_codecs", "encode"),
     ("numpy", "ndarray"): _attr("numpy", "ndarray"),
     ("numpy", "dtype"): _attr("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_multiarray()._reconstruct,
-    ("numpy.core.multiarray", "scalar"): lambda: _numpy_multiarray().scalar,
-    ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_multiarray()._reconstruct,
-    ("numpy._core.multiarray", "scalar"): lambda: _numpy_multiarray().scalar,
+    **{
+        (f"numpy.{core}.{module}", name): _numpy_attr(module, name)
+        for core in ("core", "_core")
+        for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))
+    },
     ("torch._utils", "_rebuild_tensor"): _attr("torch._utils", "_rebuild_tensor"),
     ("torch._utils", "_rebuild_tensor_v2"): _attr("torch._utils", "_rebuild_tensor_v2"),
     ("torch._utils", "_rebuild_parameter"): _attr("torch._utils", "_rebuild_parameter"),
