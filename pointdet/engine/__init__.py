@@ -8,7 +8,7 @@ from .defaults import (  # noqa: F401
     default_argument_parser,
     do_test,
     do_train,
-    evaluate,
+    evaluate_checkpoint,
     resolve_device,
     scale_to_world_size,
     setup,

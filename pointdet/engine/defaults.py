@@ -49,7 +49,7 @@ __all__ = [
     "default_argument_parser",
     "do_test",
     "do_train",
-    "evaluate",
+    "evaluate_checkpoint",
     "resolve_device",
     "scale_to_world_size",
     "setup",
@@ -59,9 +59,18 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+_EPILOG = """
+Examples (LazyConfig overrides are key=value):
+  tools/train_net.py --config-file configs/demo/retinanet_mnv2_fpn_trees.py train.max_iter=10
+  tools/train_net.py --config-file X.py --eval-only train.init_checkpoint=out/model_final.pth
+  tools/train_net.py --config-file X.py --resume train.output_dir=out
+  tools/train_net.py --config-file X.py --num-gpus 2 --num-threads 1   # 2 processes (gloo on CPU)
+"""
+
+
 def default_argument_parser(epilog=None):
-    """Detectron2's default argument parser plus ``--num-threads``."""
-    parser = _d2_argument_parser(epilog)
+    """Detectron2's default argument parser plus ``--num-threads``, with LazyConfig examples."""
+    parser = _d2_argument_parser(epilog or _EPILOG)
     parser.add_argument(
         "--num-threads",
         type=int,
@@ -353,7 +362,7 @@ def do_train(cfg, resume: bool = False) -> TrainerBase:
     return trainer
 
 
-def evaluate(cfg) -> Dict:
+def evaluate_checkpoint(cfg) -> Dict:
     """Load ``train.init_checkpoint`` into ``cfg.model`` and run :func:`do_test`."""
     device = resolve_device(cfg)
     _check_config_images(cfg, ("test",))
@@ -402,6 +411,6 @@ def train_or_evaluate(args):
         torch.set_num_threads(args.num_threads)
     cfg = setup(args)
     if args.eval_only:
-        return evaluate(cfg)
+        return evaluate_checkpoint(cfg)
     do_train(cfg, resume=args.resume)
     return None
