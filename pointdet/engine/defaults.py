@@ -39,7 +39,7 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 from detectron2.utils.logger import setup_logger
 
-from .checkpoint import SafeDetectionCheckpointer
+from .checkpoint import SafeDetectionCheckpointer, is_complete_checkpoint
 
 __all__ = [
     "build_evaluator",
@@ -359,6 +359,12 @@ def do_train(cfg, resume: bool = False) -> TrainerBase:
     # the checkpoint stores the iteration that just finished
     start_iter = trainer.iter + 1 if resume and checkpointer.has_checkpoint() else 0
     trainer.train(start_iter, cfg.train.max_iter)
+    if start_iter >= cfg.train.max_iter and main:
+        # resumed after the last iteration (e.g. killed while the final checkpoint was being
+        # written): no step ran, so write the final checkpoint that the periodic hook did not
+        final = cfg.train.checkpointer.get("file_prefix", "model") + "_final"
+        if not is_complete_checkpoint(os.path.join(cfg.train.output_dir, final + ".pth")):
+            checkpointer.save(final, iteration=start_iter - 1)
     return trainer
 
 

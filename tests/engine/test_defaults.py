@@ -22,6 +22,7 @@ from pointdet.engine import (
     check_image_files,
     default_argument_parser,
     do_train,
+    is_complete_checkpoint,
     resolve_device,
     scale_to_world_size,
     setup,
@@ -125,6 +126,23 @@ def test_resume_refuses_a_truncated_checkpoint(trained, tiny_config, tmp_path):
     (out / "model_final.pth").write_bytes(data[: len(data) // 2])
     with pytest.raises(RuntimeError, match="model_final.pth is not a complete checkpoint"):
         train_or_evaluate(_args(tiny_config, f"train.output_dir={out}", "train.max_iter=6", resume=True))
+
+
+def test_resume_after_the_last_iteration_writes_the_missing_final_checkpoint(trained, tiny_config, tmp_path):
+    """Killed while model_final.pth was written: last_checkpoint names the checkpoint of the last
+    iteration; --resume runs no step but must still leave a complete model_final.pth."""
+    out = tmp_path / "killed"
+    shutil.copytree(trained, out)
+    os.remove(out / "model_final.pth")
+    (out / "last_checkpoint").write_text("model_0000003.pth")  # iteration 3 of max_iter 4
+    before = len(_metrics(out))
+    train_or_evaluate(_args(tiny_config, f"train.output_dir={out}", resume=True))
+    assert not [r for r in _metrics(out)[before:] if "total_loss" in r]  # no training step
+    assert is_complete_checkpoint(str(out / "model_final.pth"))
+    ckpt = torch.load(out / "model_final.pth", map_location="cpu", weights_only=True)
+    ref = torch.load(out / "model_0000003.pth", map_location="cpu", weights_only=True)
+    assert ckpt["iteration"] == 3
+    assert all(torch.equal(ckpt["model"][k], v) for k, v in ref["model"].items())
 
 
 def test_missing_config_file_is_named(tmp_path):
