@@ -30,15 +30,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRY_RUN = False  # set by --dry-run: print the commands, run nothing
 
 
+def _complete(path):
+    """An output counts as done when it exists, and a checkpoint only when it loads completely."""
+    if path.endswith((".pth", ".pkl")):
+        from pointdet.engine.checkpoint import is_complete_checkpoint
+
+        return is_complete_checkpoint(path)
+    return os.path.exists(path)
+
+
 def _run(cmd, outputs, force):
-    """Run ``cmd`` (a list) unless every path in ``outputs`` exists; echo it first.
+    """Run ``cmd`` (a list) unless every path in ``outputs`` is complete; echo it first.
 
     Training commands get ``--resume`` unless ``force``: an interrupted run continues from its
     last checkpoint.
     """
     if "tools/train_net.py" in cmd and not force:
         cmd = cmd[:2] + ["--resume"] + cmd[2:]
-    if outputs and not force and all(os.path.exists(o) for o in outputs):
+    if outputs and not force and all(_complete(o) for o in outputs):
         print(f"[demo] skip (outputs exist): {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
         return
     print(f"\n[demo] $ {' '.join(shlex.quote(c) for c in cmd)}", flush=True)

@@ -17,7 +17,7 @@ def load_model_from_config(
 
     Args:
         config_file: LazyConfig ``.py``; ``opts`` are ``key=value`` overrides.
-        weights: checkpoint loaded with Detectron2's checkpointer (None: keep the initialisation,
+        weights: checkpoint loaded with :class:`SafeDetectionCheckpointer` (no code runs from the file) (None: keep the initialisation,
             and the model stays in training mode).
         device: "cpu" / "cuda"; default ``cfg.train.device``, else CUDA when available.
         require_method: refuse a model without this method, e.g. ``"refine"`` for a CPRNet.
@@ -27,10 +27,11 @@ def load_model_from_config(
         FileNotFoundError: a missing config or weights file. ValueError: wrong model type.
     """
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.config import LazyConfig, instantiate
 
     import pointdet  # noqa: F401  (registrations)
+
+    from .checkpoint import SafeDetectionCheckpointer
 
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f"--config-file {config_file} does not exist")
@@ -44,6 +45,6 @@ def load_model_from_config(
     if require_method is not None and not hasattr(model, require_method):
         raise ValueError(f"{config_file}: model is {type(model).__name__}, which has no {require_method}()")
     if weights is not None:
-        DetectionCheckpointer(model).load(weights)
+        SafeDetectionCheckpointer(model).load(weights)
         model.eval()
     return model, cfg
