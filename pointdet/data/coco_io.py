@@ -11,9 +11,9 @@ import logging
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from pointdet.utils.file_io import atomic_open
+from pointdet.utils.file_io import atomic_open_all, remove_stale_temp_files
 
 __all__ = [
     "CocoFormatError",
@@ -27,6 +27,7 @@ __all__ = [
     "resolve_image_path",
     "image_size",
     "atomic_write_json",
+    "atomic_write_jsons",
     "check_outputs_not_inputs",
     "file_sha256",
 ]
@@ -422,14 +423,27 @@ def check_outputs_not_inputs(outputs: Iterable[Optional[str]], inputs: Iterable[
                 raise ValueError(f"output {out} would overwrite the input file {src}")
 
 
-def atomic_write_json(obj: Any, path: str, indent: Optional[int] = None) -> None:
+def atomic_write_json(obj: Any, path: str, indent: Optional[int] = None, *, remove_stale: bool = False) -> None:
     """Write ``obj`` as JSON to ``path`` via a temporary file in the same folder and a rename.
 
     The output is deterministic for the same ``obj`` (no timestamps are added), so identical
     inputs give byte-identical files. On any error the destination is left untouched.
+    ``remove_stale``: first delete the temporary files that killed earlier writes of ``path``
+    left behind (only for outputs that no other process writes at the same time).
     """
-    with atomic_open(path, "w") as f:
-        json.dump(obj, f, indent=indent, allow_nan=False)
+    atomic_write_jsons([(obj, path)], indent, remove_stale=remove_stale)
+
+
+def atomic_write_jsons(items: Sequence[Tuple[Any, str]], indent: Optional[int] = None, *, remove_stale: bool = False) -> None:
+    """Write several ``(obj, path)`` JSON files: all of them or none (see
+    :func:`pointdet.utils.file_io.atomic_open_all`; the last path is renamed last)."""
+    paths = [p for _, p in items]
+    if remove_stale:
+        for p in paths:
+            remove_stale_temp_files(p)
+    with atomic_open_all(paths, "w") as files:
+        for (obj, _), f in zip(items, files):
+            json.dump(obj, f, indent=indent, allow_nan=False)
 
 
 def file_sha256(path: str) -> str:

@@ -302,13 +302,14 @@ def run_coarse_points(
     image_root: Optional[str] = None,
     quasi_center: bool = False,
     verbose: bool = True,
+    allow_outside_image_root: bool = False,
     **kwargs,
 ) -> str:
     """Read ``input_path``, write ``<stem>_coarse_points_s{seed}.json`` (or ``output_path``); return the path."""
     name = "quasi_center_points" if quasi_center else "coarse_points"
     if output_path is None:
         output_path = default_output_path(input_path, f"{name}_s{seed}")
-    coco, source = load_source(input_path, image_root)
+    coco, source = load_source(input_path, image_root, allow_outside_image_root)
     result = make_coarse_points(
         coco, seed, quasi_center=quasi_center, progress=verbose, path=input_path, **kwargs
     )

@@ -98,13 +98,14 @@ def run_sparse(
     level: str = "easy",
     miss_fraction: float = 0.5,
     verbose: bool = True,
+    allow_outside_image_root: bool = False,
 ) -> Tuple[str, str]:
     """Write ``<stem>_sparse_{level}_s{seed}.json`` and its ``_erased.json``; return both paths."""
     if level not in SPARSE_LEVELS:
         raise ValueError(f"unknown sparse level {level!r}; expected one of {SPARSE_LEVELS}")
     if output_path is None:
         output_path = default_output_path(input_path, f"sparse_{level}_s{seed}")
-    coco, source = load_source(input_path, image_root)
+    coco, source = load_source(input_path, image_root, allow_outside_image_root)
     kept, erased = make_sparse(coco, seed, level, miss_fraction)
     add_source(kept, source)
     add_source(erased, source)
