@@ -26,6 +26,8 @@ __all__ = [
     "image_path_is_inside",
     "resolve_image_path",
     "image_size",
+    "numbers_in_range",
+    "check_segmentation",
     "atomic_write_json",
     "atomic_write_jsons",
     "check_outputs_not_inputs",
@@ -48,7 +50,7 @@ MAX_ID = 2**63 - 1
 _NUM_IDS_SHOWN = 5
 
 
-def _numbers_in_range(values, n=None, bound: float = MAX_ABS_COORDINATE) -> bool:
+def numbers_in_range(values, n=None, bound: float = MAX_ABS_COORDINATE) -> bool:
     """True if ``values`` is a list of ``n`` (any if None) finite numbers with ``abs(v) <= bound``.
 
     Runs at C speed (min / max / sum) so that whole polygon lists can be checked: NaN and
@@ -103,17 +105,17 @@ def _short(v, limit: int = 80) -> str:
 
 
 def _check_bbox(b, where: str, key: str = "bbox") -> None:
-    if not _numbers_in_range(b, 4):
+    if not numbers_in_range(b, 4):
         raise CocoFormatError(f"{where} has malformed {key} {_short(b)} (4 finite numbers, |v| <= {MAX_ABS_COORDINATE:g})")
     if b[2] <= 0 or b[3] <= 0:
         raise CocoFormatError(f"{where} has a degenerate {key} {_short(b)} (width/height <= 0)")
 
 
-def _check_segmentation(seg, hw, where: str, key: str = "segmentation") -> None:
+def check_segmentation(seg, hw, where: str, key: str = "segmentation") -> None:
     """A COCO polygon list ([[x1, y1, ...], ...], may be empty) or an RLE dict of the image's size."""
     if isinstance(seg, list):
         for poly in seg:
-            if not _numbers_in_range(poly):
+            if not numbers_in_range(poly):
                 raise CocoFormatError(
                     f"{where} has a malformed {key}: a polygon must be a list of finite numbers "
                     f"[x1, y1, x2, y2, ...] with |v| <= {MAX_ABS_COORDINATE:g}, got {_short(poly)}"
@@ -127,7 +129,7 @@ def _check_segmentation(seg, hw, where: str, key: str = "segmentation") -> None:
             raise CocoFormatError(f"{where} has an RLE {key} of size {size} but its image is [height, width] = {list(hw)}")
         if isinstance(counts, str):
             return
-        if isinstance(counts, list) and _numbers_in_range(counts, bound=float(hw[0] * hw[1])):
+        if isinstance(counts, list) and numbers_in_range(counts, bound=float(hw[0] * hw[1])):
             if all(isinstance(c, int) and c >= 0 for c in counts) and sum(counts) == hw[0] * hw[1]:
                 return
         raise CocoFormatError(
@@ -141,7 +143,7 @@ def _check_segmentation(seg, hw, where: str, key: str = "segmentation") -> None:
 
 
 def _check_area(v, where: str, key: str = "area") -> None:
-    if not _numbers_in_range([v]) or v < 0:
+    if not numbers_in_range([v]) or v < 0:
         raise CocoFormatError(f"{where} has invalid {key} {_short(v)} (a finite number >= 0)")
 
 
@@ -314,11 +316,11 @@ def validate_coco_dict(
         for key in ("bbox", "true_bbox"):
             if key in ann:
                 _check_bbox(ann[key], where, key)
-        if "point" in ann and not _numbers_in_range(ann["point"], 2):
+        if "point" in ann and not numbers_in_range(ann["point"], 2):
             raise CocoFormatError(f"{where} has malformed point {_short(ann['point'])} (2 finite numbers, |v| <= {MAX_ABS_COORDINATE:g})")
         if "clicks" in ann:
             c = ann["clicks"]
-            if not isinstance(c, list) or not c or not all(_numbers_in_range(p, 2) for p in c):
+            if not isinstance(c, list) or not c or not all(numbers_in_range(p, 2) for p in c):
                 raise CocoFormatError(f"{where} has malformed clicks {_short(c)}")
         for key in ("area", "true_area"):
             if key in ann:
@@ -328,7 +330,7 @@ def validate_coco_dict(
                 raise CocoFormatError(f"{where} has {key} {_short(ann[key])}; expected 0, 1, true or false")
         for key in ("segmentation", "true_segmentation"):
             if key in ann and ann[key] is not None:
-                _check_segmentation(ann[key], hw_of[ann["image_id"]], where, key)
+                check_segmentation(ann[key], hw_of[ann["image_id"]], where, key)
     if warn_out_of_image:
         report = out_of_image_report(data)
         if report:

@@ -28,6 +28,7 @@ from detectron2.structures import BoxMode
 
 from .categories import CategoryIdMap
 from .coco_io import CocoFormatError, load_coco_dict, resolve_image_path
+from .proposals import attach_proposals, load_proposals
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,10 @@ def load_point_coco_json(
         dataset_dicts.append(record)
     if num_dropped_segm:
         logger.warning(f"{json_file}: dropped {num_dropped_segm} instances without a valid polygon.")
+    if proposal_file is not None:
+        proposals = load_proposals(proposal_file, data, coco_name=json_file)
+        attach_proposals(dataset_dicts, proposals)
+        logger.info(f"Attached the proposals of {len(proposals)} annotations from {proposal_file}")
     logger.info(
         f"Loaded {len(dataset_dicts)} images ({len(data['annotations'])} annotations, type "
         f"{ann_type}) from {json_file}"
