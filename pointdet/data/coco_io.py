@@ -9,9 +9,12 @@ import hashlib
 import json
 import logging
 import math
+import numbers
 import os
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from pointdet.utils.file_io import atomic_open_all, remove_stale_temp_files
 
@@ -50,23 +53,28 @@ MAX_ID = 2**63 - 1
 _NUM_IDS_SHOWN = 5
 
 
+_PLAIN_NUMBER_TYPES = {int, float}
+
+
 def numbers_in_range(values, n=None, bound: float = MAX_ABS_COORDINATE) -> bool:
     """True if ``values`` is a list of ``n`` (any if None) finite numbers with ``abs(v) <= bound``.
 
-    Runs at C speed (min / max / sum) so that whole polygon lists can be checked: NaN and
-    infinities make the sum non-finite; too large integers fail the bound before any float
-    conversion.
+    Runs at C speed (min / max / sum) so that whole polygon lists can be checked: strings,
+    None or nested lists fail the comparisons, NaN and infinities make the sum non-finite, and
+    too large integers fail the bound before any float conversion. With ``n`` (boxes, points)
+    booleans are refused too.
     """
     if not isinstance(values, (list, tuple)) or (n is not None and len(values) != n):
         return False
     if not values:
         return True
-    try:
-        if not (-bound <= min(values) and max(values) <= bound and math.isfinite(sum(values))):
+    if n is not None and not set(map(type, values)) <= _PLAIN_NUMBER_TYPES:  # e.g. numpy scalars from an in-memory dict
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
             return False
-    except (TypeError, ValueError, OverflowError):  # strings, None, nested lists, ...
+    try:
+        return -bound <= min(values) and max(values) <= bound and math.isfinite(sum(values))
+    except (TypeError, ValueError, OverflowError):
         return False
-    return n is None or not any(isinstance(v, bool) for v in values)
 
 
 def _is_flag(v) -> bool:
