@@ -286,9 +286,13 @@ def load_proposals(
     return ps
 
 
-def save_proposals(proposals: ProposalSet, path: str) -> None:
-    """Write ``proposals`` to ``path`` atomically in the format of this module."""
-    atomic_write_json(proposals.to_json(), path)
+def save_proposals(proposals: ProposalSet, path: str, *, remove_stale: bool = True) -> None:
+    """Write ``proposals`` to ``path`` atomically in the format of this module.
+
+    ``remove_stale``: first delete temporary files of killed earlier writes of ``path`` (set
+    False if another process may be writing ``path`` at the same time).
+    """
+    atomic_write_json(proposals.to_json(), path, remove_stale=remove_stale)
 
 
 def attach_proposals(dataset_dicts: List[Dict[str, Any]], proposals: ProposalSet) -> List[Dict[str, Any]]:
