@@ -390,7 +390,7 @@ def color_jitter(
     prob: float = 0.8,
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
-    """SimCLR colour jitter of one RGB image (Co-mining's augmented view, spec 1.3).
+    """SimCLR colour jitter of one RGB image (Co-mining's augmented view, Sec. 3.3).
 
     With probability ``prob`` apply, in a random order, brightness, contrast and saturation
     factors drawn uniformly from [max(0, 1 - s), 1 + s] and a hue shift from [-hue, hue] (the
@@ -431,7 +431,7 @@ class TwoViewDatasetMapper(PointDatasetMapper):
     In training the output also has ``image_jittered``: (C, H, W) uint8, ``image_format``
     channel order, the same geometrically augmented image as ``image`` with
     :func:`color_jitter` applied in RGB (the reference jittered BGR as if it were RGB; we
-    convert, spec 1.3). Both views therefore share ``instances``. At inference the output is
+    convert). Both views therefore share ``instances``. At inference the output is
     that of :class:`PointDatasetMapper`.
 
     ``seed``: with an int, the jitter draws from a ``torch.Generator`` seeded once at

@@ -1,4 +1,4 @@
-"""Simulated center clicks for click supervision (comining_click_style.md section 2, DECISIONS.md).
+"""Simulated center clicks for click supervision (Papadopoulos et al., "Training object class detectors with click supervision", CVPR 2017).
 
 The paper's annotator-error statistics are not available, so the noise model is our
 assumption (documented as such): each annotator clicks the box centre plus independent

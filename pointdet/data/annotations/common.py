@@ -1,4 +1,4 @@
-"""Pieces shared by the weak-annotation generators (DECISIONS.md "Weak-annotation generators").
+"""Pieces shared by the weak-annotation generators (``tools/make_weak_annotations.py``).
 
 Every generator is a pure function ``make_*(coco_dict, seed, ...) -> dict`` plus a ``run_*``
 that reads a validated COCO file (:func:`pointdet.data.coco_io.load_coco_dict`), calls it,

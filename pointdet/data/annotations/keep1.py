@@ -1,4 +1,4 @@
-"""Keep1 (SIOD, siod_dminer.md section 1): one annotated instance per category per image.
+"""Keep1 (SIOD, CVPR 2022, "Datasets": Keep1-COCO2017-Train): one annotated instance per category per image.
 
 Per image and per category present, one non-crowd annotation is kept, chosen at random with
 the seed (the paper); ``keep_first`` keeps the first in JSON order instead (the reference

@@ -1,4 +1,5 @@
-"""Sparse box annotations of the BRL protocol used by Co-mining (comining_click_style.md 1.7).
+"""Sparse box annotations of the BRL protocol used by Co-mining (Co-mining, AAAI 2021,
+following the settings of Zhang et al. 2020).
 
 Over non-crowd annotations (crowd ones are always kept as ignore regions):
 
@@ -9,7 +10,7 @@ Over non-crowd annotations (crowd ones are always kept as ignore regions):
   (miss_fraction = 0.5).
 
 No generation script or seed was published for the released files; these rules are
-DECISIONS.md's reading of the paper, and the statistics stored in ``info`` let a run be
+our reading of the paper, and the statistics stored in ``info`` let a run be
 compared with the released files.
 """
 import math
