@@ -10,7 +10,7 @@ normalised (the *rectified* Gaussian), one pixel is drawn by inverse CDF, a unif
 clipped to the box. Degenerate objects (box < 2 px, empty mask, box outside the image)
 get the box centre.
 
-Differences from the reference sampler (ours, listed in the README's coordinate convention): the
+Differences from the reference sampler (ours; see the README's "Conventions"): the
 pixel grid and the Gaussian use Detectron2's continuous convention (pixel centres at +0.5,
 box centre at x + w/2), so a sampled point always lies in a pixel of the mask; the
 reference returns the pixel's top-left corner, which is 0.5 px up-left on average.
