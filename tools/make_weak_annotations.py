@@ -109,7 +109,7 @@ def cli(argv=None) -> int:
     """:func:`main` with input errors reported as one line on stderr and exit status 2."""
     try:
         main(argv)
-    except (CocoFormatError, FileNotFoundError, ValueError) as e:
+    except (CocoFormatError, ValueError, OSError) as e:  # OSError: missing file, unwritable output
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

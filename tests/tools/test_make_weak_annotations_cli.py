@@ -130,3 +130,11 @@ def test_visualizer_cli_exit_status(tiny_coco, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "image id 2 file not found" in err[0] and src in err[0]
     assert not out2.exists()
+
+
+def test_cli_unwritable_output_exit_status(tiny_coco, tmp_path, capsys):
+    src, _, _ = tiny_coco
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    assert mwa.cli(["keep1", "--input", src, "--output", str(tmp_path / "blocker" / "k.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "blocker" in err[0]
