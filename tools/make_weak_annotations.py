@@ -34,7 +34,11 @@ def _common(p):
     p.add_argument("--input", required=True, help="full COCO-format annotation file")
     p.add_argument("--output", default=None, help="output file (default: beside the input, conventional name)")
     p.add_argument("--seed", type=int, default=0, help="seed of the numpy Generator (default 0)")
-    p.add_argument("--image-root", default=None, help="if given, check that every image file exists under it")
+    p.add_argument("--image-root", default=None,
+                   help="if given, check that every image file exists under it with the width/height the file "
+                        "declares (without it, annotations beyond the declared sizes are only counted and warned about)")
+    p.add_argument("--allow-outside-image-root", action="store_true",
+                   help="accept file_name values that are absolute or leave --image-root with '..' (refused by default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or statistics")
 
 
@@ -83,7 +87,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     common = dict(input_path=args.input, output_path=args.output, seed=args.seed,
-                  image_root=args.image_root, verbose=not args.quiet)
+                  image_root=args.image_root, verbose=not args.quiet,
+                  allow_outside_image_root=args.allow_outside_image_root)
     if args.command in ("coarse-points", "quasi-center-points"):
         kw = dict(mu=tuple(args.mu), sigma=tuple(args.sigma), min_box_size=args.min_box_size,
                   use_masks=not args.ignore_masks)
@@ -104,7 +109,7 @@ def cli(argv=None) -> int:
     """:func:`main` with input errors reported as one line on stderr and exit status 2."""
     try:
         main(argv)
-    except (CocoFormatError, FileNotFoundError, ValueError) as e:
+    except (CocoFormatError, ValueError, OSError) as e:  # OSError: missing file, unwritable output
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

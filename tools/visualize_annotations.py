@@ -1,176 +1,57 @@
 #!/usr/bin/env python
 """Draw a COCO-format annotation file (full, point, click, Keep1 or sparse) on its images.
 
-Boxes as rectangles (crowd/ignore dashed), masks as translucent fills, coarse points as
-dots and clicks as dots (two clicks of one object joined by a line), coloured by category,
-with Detectron2's Visualizer; one PNG per image. ``--gt`` overlays the full boxes of another
-file (e.g. the source of a weak file) faintly and dashed, to judge what was kept or where a
-point fell.
+One PNG per image (``<output-dir>/<image id>_<image stem>.png``): boxes, masks, coarse points
+and clicks coloured by category (:mod:`pointdet.utils.visualize_annotations`). ``--gt`` overlays
+the full boxes of another file (e.g. the source of a weak file) faintly and dashed.
 
 Example:
-  python tools/visualize_annotations.py --input train_coarse_points_s0.json \
+  python tools/visualize_annotations.py --input train_coarse_points_s0.json \\
       --image-root datasets/pointdet_demo/trees/images --output-dir vis/ --max-images 8 --gt train.json
+
+Exit status 0 on success, 2 on bad input (one line on stderr naming the file and id).
 """
 import argparse
 import os
 import sys
-from collections import defaultdict
-
-import numpy as np
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.data.coco_io import CocoFormatError, load_coco_dict  # noqa: E402
-
-__all__ = ["read_rgb", "draw_annotations", "visualize_file", "main"]
-
-
-def read_rgb(path):
-    """Read an image as (H, W, 3) uint8 RGB (8/16-bit, grayscale, TIFF and multi-band inputs)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image not found: {path}")
-    if path.lower().endswith((".tif", ".tiff")):
-        import tifffile
-
-        img = tifffile.imread(path)
-    else:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            img = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "LA", "PA") else im)
-    img = np.asarray(img)
-    if img.ndim == 3 and img.shape[0] in (1, 3, 4) and img.shape[-1] not in (1, 3, 4):
-        img = np.moveaxis(img, 0, -1)  # channel-first TIFF
-    if img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
-    img = img[..., :3]
-    if img.dtype != np.uint8:  # stretch 16-bit / float images to the 1st-99th percentile
-        f = img.astype(np.float64)
-        lo, hi = np.percentile(f, 1), np.percentile(f, 99)
-        img = np.clip((f - lo) / max(hi - lo, 1e-12) * 255.0, 0, 255).astype(np.uint8)
-    return img
+from pointdet.data.coco_io import CocoFormatError  # noqa: E402
+from pointdet.utils.visualize_annotations import visualize_file  # noqa: E402
 
 
-def _full_mask(seg, h, w):
-    from pycocotools import mask as mask_utils
-
-    if isinstance(seg, list):
-        polys = [p for p in seg if len(p) >= 6]
-        if not polys:
-            return None
-        return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polys, h, w)))
-    rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg
-    return mask_utils.decode(rle)
-
-
-def draw_annotations(img_rgb, anns, categories, gt_anns=(), show_labels=True):
-    """Draw annotations on one image; returns the (H, W, 3) uint8 RGB drawing.
-
-    Args:
-        img_rgb: (H, W, 3) uint8 image.
-        anns: COCO annotation dicts of this image; any of ``bbox``, ``segmentation``,
-            ``point`` [x, y], ``clicks`` [[x, y], ...] is drawn (``true_*`` keys are not).
-        categories: the file's ``categories`` list (names and colours by position).
-        gt_anns: annotations whose ``bbox`` (or ``true_bbox``) is drawn faintly, dashed.
-    """
-    from detectron2.utils.colormap import colormap
-    from detectron2.utils.visualizer import Visualizer
-
-    h, w = img_rgb.shape[:2]
-    palette = colormap(rgb=True, maximum=1)
-    color_of = {c["id"]: tuple(palette[i % len(palette)]) for i, c in enumerate(categories)}
-    name_of = {c["id"]: c.get("name", str(c["id"])) for c in categories}
-    vis = Visualizer(img_rgb)
-    radius = max(2.0, 0.006 * float(np.sqrt(h * w)))
-    for g in gt_anns:
-        b = g.get("bbox", g.get("true_bbox"))
-        if b is not None:
-            vis.draw_box((b[0], b[1], b[0] + b[2], b[1] + b[3]), alpha=0.45, edge_color=(1.0, 1.0, 1.0), line_style="--")
-    for a in anns:
-        color = color_of.get(a["category_id"], (1.0, 1.0, 1.0))
-        crowd = bool(a.get("iscrowd", 0) or a.get("ignore", 0))
-        seg = a.get("segmentation")
-        if seg:
-            m = _full_mask(seg, h, w)
-            if m is not None and m.any():
-                vis.draw_binary_mask(m, color=color, alpha=0.3 if crowd else 0.4, area_threshold=0)
-        label_xy = None
-        if "bbox" in a:
-            x, y, bw, bh = a["bbox"]
-            vis.draw_box((x, y, x + bw, y + bh), alpha=0.9, edge_color=color, line_style="--" if crowd else "-")
-            label_xy = (x, y)
-        pts = []
-        if "point" in a:
-            pts.append(a["point"])
-        if "clicks" in a:
-            pts.extend(a["clicks"])
-        if len(pts) >= 2:
-            vis.draw_line([p[0] for p in pts], [p[1] for p in pts], color=color, linestyle="-")
-        for p in pts:
-            vis.draw_circle(tuple(p), color=(0.0, 0.0, 0.0), radius=radius * 1.5)  # dark rim: visible on any colour
-            vis.draw_circle(tuple(p), color=color, radius=radius)
-        if label_xy is None and pts:
-            label_xy = (pts[0][0], pts[0][1] + 1.5 * radius)
-        if show_labels and label_xy is not None:
-            text = name_of.get(a["category_id"], str(a["category_id"])) + (" (crowd)" if crowd else "")
-            vis.draw_text(text, label_xy, color=color, horizontal_alignment="left",
-                          font_size=max(vis._default_font_size * 0.7, 6))
-    return vis.get_output().get_image()
-
-
-def visualize_file(input_path, image_root, output_dir, max_images=None, gt_path=None, max_labels=40):
-    """Write ``<output_dir>/<image id>_<image stem>.png`` for the first ``max_images`` images; return the paths.
-
-    Images with annotations come first (in JSON order), then the empty ones.
-    """
-    import cv2
-
-    coco = load_coco_dict(input_path)
-    by_image = defaultdict(list)
-    for a in coco["annotations"]:
-        by_image[a["image_id"]].append(a)
-    gt_by_image = defaultdict(list)
-    if gt_path:
-        for a in load_coco_dict(gt_path)["annotations"]:
-            gt_by_image[a["image_id"]].append(a)
-    images = [i for i in coco["images"] if by_image[i["id"]]] + [i for i in coco["images"] if not by_image[i["id"]]]
-    if max_images is not None:
-        images = images[:max_images]
-    os.makedirs(output_dir, exist_ok=True)
-    written = []
-    for img in images:
-        rgb = read_rgb(os.path.join(image_root, img["file_name"]))
-        if rgb.shape[:2] != (img["height"], img["width"]):
-            raise CocoFormatError(
-                f"{input_path}: image id {img['id']} is {rgb.shape[1]}x{rgb.shape[0]} on disk but "
-                f"{img['width']}x{img['height']} in the file"
-            )
-        anns = by_image[img["id"]]
-        out = draw_annotations(rgb, anns, coco["categories"], gt_by_image.get(img["id"], ()),
-                               show_labels=len(anns) <= max_labels)
-        stem = os.path.splitext(os.path.basename(img["file_name"]))[0]
-        path = os.path.join(output_dir, f"{img['id']}_{stem}.png")
-        cv2.imwrite(path, out[:, :, ::-1])
-        written.append(path)
-    return written
-
-
-def main(argv=None):
+def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", required=True, help="COCO-format file to draw")
     p.add_argument("--image-root", required=True, help="folder the images' file_name are relative to")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--output-dir", required=True, help="folder of the PNGs (created)")
+    p.add_argument("--max-images", type=int, default=None, help="draw only the first N images (default: all)")
     p.add_argument("--gt", default=None, help="full annotation file whose boxes are overlaid faintly")
-    p.add_argument("--max-labels", type=int, default=40, help="no class labels on images with more objects")
-    args = p.parse_args(argv)
-    paths = visualize_file(args.input, args.image_root, args.output_dir, args.max_images, args.gt, args.max_labels)
+    p.add_argument("--max-labels", type=int, default=40, help="no class labels on images with more objects (default 40)")
+    p.add_argument("--allow-outside-image-root", action="store_true",
+                   help="accept file_name values that are absolute or leave --image-root with '..' (refused by default)")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    paths = visualize_file(args.input, args.image_root, args.output_dir, args.max_images, args.gt,
+                           args.max_labels, allow_outside_image_root=args.allow_outside_image_root)
     print(f"wrote {len(paths)} images to {args.output_dir}")
     return paths
 
 
+def cli(argv=None) -> int:
+    """:func:`main` with input errors reported as one line on stderr and exit status 2."""
+    try:
+        main(argv)
+    except (CocoFormatError, FileNotFoundError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -16,6 +16,7 @@ import logging
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+import pycocotools.mask as mask_util
 import torch
 import torchvision.transforms.functional as TF
 from detectron2.config import CfgNode as CN
@@ -23,7 +24,7 @@ from detectron2.config import configurable
 from detectron2.data import DatasetMapper
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
-from detectron2.structures import Boxes, Instances
+from detectron2.structures import Boxes, BoxMode, Instances
 
 from pointdet.layers.image_bounds import points_inside_image
 
@@ -52,6 +53,8 @@ def add_point_data_config(cfg: CN) -> CN:
     * ``INPUT.PSEUDO_BOX_SIZE``: side in original-image px of the fixed boxes centred on the
       points (CPR's pseudo-box baselines use 16); 0 disables them.
     * ``INPUT.NUM_CLICKS``: clicks per object; 0 infers it from the annotations.
+    * ``INPUT.OBJECT_PROPOSALS.ENABLED``: output each object's proposals (``gt_proposal_*``;
+      the dataset must be registered with a proposal file); ``.MASKS``: also their masks.
     * ``INPUT.COLOR_JITTER.{BRIGHTNESS, CONTRAST, SATURATION, HUE, PROB, SEED}``: Co-mining's
       second view (0.8, 0.8, 0.8, 0.2, p 0.8; SEED < 0 uses torch's global RNG).
     """
@@ -60,6 +63,9 @@ def add_point_data_config(cfg: CN) -> CN:
     cfg.INPUT.POINT_KEEP_CROWD = False
     cfg.INPUT.PSEUDO_BOX_SIZE = 0
     cfg.INPUT.NUM_CLICKS = 0
+    cfg.INPUT.OBJECT_PROPOSALS = CN()
+    cfg.INPUT.OBJECT_PROPOSALS.ENABLED = False
+    cfg.INPUT.OBJECT_PROPOSALS.MASKS = False
     cfg.INPUT.COLOR_JITTER = CN()
     cfg.INPUT.COLOR_JITTER.BRIGHTNESS = 0.8
     cfg.INPUT.COLOR_JITTER.CONTRAST = 0.8
@@ -89,7 +95,15 @@ class PointDatasetMapper(DatasetMapper):
       Detectron2's ``load_coco_json``);
     * ``gt_point_valid``: (N,) bool, only with ``out_of_image="mark"`` (False = left the image);
     * ``gt_point_ignore``: (N,) bool, only with ``keep_crowd=True`` (True = crowd/ignore);
-    * ``gt_boxes``: :class:`Boxes` (N, 4) XYXY, only with ``pseudo_box_size``.
+    * ``gt_boxes``: :class:`Boxes` (N, 4) XYXY, only with ``pseudo_box_size``;
+    * with ``object_proposals=True`` (the annotations carry ``proposal_boxes``, see
+      :func:`pointdet.data.proposals.attach_proposals`), each object's bag of M_i candidates
+      padded to M = max_i M_i: ``gt_proposal_boxes`` (N, M, 4) float32 XYXY in augmented-image
+      pixels (transformed like the image with ``transforms.apply_box``, clipped to it; 0 at
+      padding), ``gt_proposal_valid`` (N, M) bool (False at padding and for boxes left empty
+      by the clipping), ``gt_proposal_scores`` (N, M) float32 when the file has scores, and with
+      ``object_proposal_masks=True`` ``gt_proposal_masks`` (N, M, H, W) bool (transformed like
+      the image).
 
     ``supervision="clicks"`` gives ``gt_clicks`` (N, C, 2) instead of ``gt_points``; a click
     object is inside the image when all its clicks are. An image without (kept) points yields
@@ -118,6 +132,8 @@ class PointDatasetMapper(DatasetMapper):
         pseudo_box_size: Optional[float] = None,
         num_clicks: Optional[int] = None,
         keep_points_in_inference: bool = False,
+        object_proposals: bool = False,
+        object_proposal_masks: bool = False,
         use_instance_mask: bool = False,
         use_keypoint: bool = False,
         instance_mask_format: str = "polygon",
@@ -142,6 +158,9 @@ class PointDatasetMapper(DatasetMapper):
             num_clicks: clicks per object (C); None infers it from the annotations (and uses 1
                 for an image without any).
             keep_points_in_inference: build ``instances`` also when ``is_train`` is False.
+            object_proposals: add the ``gt_proposal_*`` fields of every object (points and
+                clicks supervision; an object without ``proposal_boxes`` is an error).
+            object_proposal_masks: also ``gt_proposal_masks`` (needs ``object_proposals``).
         """
         if supervision not in _SUPERVISIONS:
             raise ValueError(f"supervision must be one of {_SUPERVISIONS}, got {supervision!r}")
@@ -153,6 +172,10 @@ class PointDatasetMapper(DatasetMapper):
             raise ValueError(f"pseudo_box_size must be > 0 or None, got {pseudo_box_size!r}")
         if num_clicks is not None and num_clicks < 1:
             raise ValueError(f"num_clicks must be >= 1 or None, got {num_clicks!r}")
+        if object_proposals and supervision == "boxes":
+            raise ValueError("object_proposals is defined for supervision='points' or 'clicks'")
+        if object_proposal_masks and not object_proposals:
+            raise ValueError("object_proposal_masks needs object_proposals=True")
         if supervision != "boxes" and (use_instance_mask or use_keypoint or recompute_boxes):
             raise ValueError(
                 f"supervision={supervision!r} cannot use instance masks, keypoints or recomputed "
@@ -175,6 +198,8 @@ class PointDatasetMapper(DatasetMapper):
         self.pseudo_box_size = pseudo_box_size
         self.num_clicks = num_clicks
         self.keep_points_in_inference = keep_points_in_inference
+        self.object_proposals = object_proposals
+        self.object_proposal_masks = object_proposal_masks
         logger.info(
             f"[PointDatasetMapper] supervision={supervision}, out_of_image={out_of_image}, "
             f"keep_crowd={keep_crowd}, pseudo_box_size={pseudo_box_size}"
@@ -193,6 +218,8 @@ class PointDatasetMapper(DatasetMapper):
             keep_crowd=cfg.INPUT.POINT_KEEP_CROWD,
             pseudo_box_size=cfg.INPUT.PSEUDO_BOX_SIZE or None,
             num_clicks=cfg.INPUT.NUM_CLICKS or None,
+            object_proposals=cfg.INPUT.OBJECT_PROPOSALS.ENABLED,
+            object_proposal_masks=cfg.INPUT.OBJECT_PROPOSALS.MASKS,
         )
         return ret
 
@@ -235,7 +262,7 @@ class PointDatasetMapper(DatasetMapper):
 
     def _annotations_to_instances(self, annos, transforms, image_shape, image_id) -> Instances:
         key = "point" if self.supervision == "points" else "clicks"
-        coords, classes, ann_ids, ignore = [], [], [], []
+        coords, classes, ann_ids, ignore, objs = [], [], [], [], []
         for ann in annos:
             crowd = bool(ann.get("iscrowd", 0)) or bool(ann.get("ignore", 0))
             if crowd and not self.keep_crowd:
@@ -257,6 +284,7 @@ class PointDatasetMapper(DatasetMapper):
             classes.append(ann["category_id"])
             ann_ids.append(ann.get("id", -1))
             ignore.append(crowd)
+            objs.append(ann)
 
         num_clicks = self.num_clicks
         if self.supervision == "clicks":
@@ -297,7 +325,61 @@ class PointDatasetMapper(DatasetMapper):
             boxes = Boxes(torch.as_tensor(transforms.apply_box(boxes).reshape(-1, 4), dtype=torch.float32))
             boxes.clip(image_shape)
             inst.gt_boxes = boxes
+        if self.object_proposals:
+            kept_objs = [o for o, k in zip(objs, keep) if k]
+            _add_object_proposals(inst, kept_objs, transforms, image_shape, image_id, self.object_proposal_masks)
         return inst
+
+
+def _add_object_proposals(inst: Instances, objs, transforms, image_shape, image_id, with_masks: bool) -> None:
+    """Set the padded ``gt_proposal_*`` fields of :class:`PointDatasetMapper` on ``inst``."""
+    n = len(objs)
+    for o in objs:
+        if "proposal_boxes" not in o:
+            raise ValueError(
+                f"image id {image_id}, annotation id {o.get('id')}: object_proposals is on but the annotation "
+                f"has no 'proposal_boxes' (register the dataset with a proposal file)"
+            )
+    sizes = [len(o["proposal_boxes"]) for o in objs]
+    m = max(sizes, default=0)
+    h, w = image_shape
+    boxes = np.zeros((n, m, 4), dtype=np.float32)
+    valid = np.zeros((n, m), dtype=bool)
+    has_scores = n > 0 and all("proposal_scores" in o for o in objs)
+    scores = np.zeros((n, m), dtype=np.float32)
+    masks = np.zeros((n, m, h, w), dtype=bool) if with_masks else None
+    for i, (o, k) in enumerate(zip(objs, sizes)):
+        if k == 0:
+            continue
+        b = BoxMode.convert(
+            np.asarray(o["proposal_boxes"], dtype=np.float64).reshape(-1, 4),
+            o.get("proposal_bbox_mode", BoxMode.XYXY_ABS),
+            BoxMode.XYXY_ABS,
+        )
+        b = transforms.apply_box(b).reshape(-1, 4)
+        b[:, 0::2] = b[:, 0::2].clip(0, w)
+        b[:, 1::2] = b[:, 1::2].clip(0, h)
+        boxes[i, :k] = b
+        valid[i, :k] = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        if has_scores:
+            scores[i, :k] = o["proposal_scores"]
+        if with_masks:
+            segms = o.get("proposal_segmentations")
+            if segms is None:
+                raise ValueError(
+                    f"image id {image_id}, annotation id {o.get('id')}: object_proposal_masks is on but the "
+                    f"proposal file has no segmentations"
+                )
+            decoded = mask_util.decode([mask_util.frPyObjects(r, *r["size"]) if isinstance(r["counts"], list) else r
+                                        for r in segms])  # (H0, W0, k)
+            for j in range(k):
+                masks[i, j] = transforms.apply_segmentation(np.ascontiguousarray(decoded[:, :, j]).astype(np.uint8)) > 0
+    inst.gt_proposal_boxes = torch.as_tensor(boxes)
+    inst.gt_proposal_valid = torch.as_tensor(valid)
+    if has_scores:
+        inst.gt_proposal_scores = torch.as_tensor(scores)
+    if with_masks:
+        inst.gt_proposal_masks = torch.as_tensor(masks)
 
 
 def color_jitter(
@@ -310,7 +392,7 @@ def color_jitter(
     prob: float = 0.8,
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
-    """SimCLR colour jitter of one RGB image (Co-mining's augmented view, spec 1.3).
+    """SimCLR colour jitter of one RGB image (Co-mining's augmented view, Sec. 3.3).
 
     With probability ``prob`` apply, in a random order, brightness, contrast and saturation
     factors drawn uniformly from [max(0, 1 - s), 1 + s] and a hue shift from [-hue, hue] (the
@@ -351,7 +433,7 @@ class TwoViewDatasetMapper(PointDatasetMapper):
     In training the output also has ``image_jittered``: (C, H, W) uint8, ``image_format``
     channel order, the same geometrically augmented image as ``image`` with
     :func:`color_jitter` applied in RGB (the reference jittered BGR as if it were RGB; we
-    convert, spec 1.3). Both views therefore share ``instances``. At inference the output is
+    convert). Both views therefore share ``instances``. At inference the output is
     that of :class:`PointDatasetMapper`.
 
     ``seed``: with an int, the jitter draws from a ``torch.Generator`` seeded once at

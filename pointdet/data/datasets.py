@@ -26,7 +26,9 @@ import pycocotools.mask as mask_util
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
-from .coco_io import CocoFormatError, load_coco_dict
+from .categories import CategoryIdMap
+from .coco_io import CocoFormatError, load_coco_dict, resolve_image_path
+from .proposals import attach_proposals, load_proposals
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ def load_point_coco_json(
     *,
     keep_analysis_keys: bool = False,
     extra_annotation_keys: Optional[Sequence[str]] = None,
+    allow_outside_image_root: bool = False,
+    proposal_file: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     """Load a COCO-format file holding points, clicks or boxes into Detectron2 dataset dicts.
 
@@ -123,6 +127,12 @@ def load_point_coco_json(
         keep_analysis_keys: also load ``true_bbox`` / ``true_segmentation`` / ``true_area``
             (analysis only: :class:`PointDatasetMapper` removes them again before training).
         extra_annotation_keys: further per-annotation keys to copy as-is.
+        allow_outside_image_root: accept ``file_name`` values that are absolute or climb out of
+            ``image_root`` with ``..`` (refused by default: a file could make training read any
+            file on the machine).
+        proposal_file: a proposal file (:mod:`pointdet.data.proposals`) for this annotation
+            file; validated against it and attached to the annotations by annotation id as
+            ``proposal_boxes`` etc. (see :func:`pointdet.data.proposals.attach_proposals`).
 
     Returns:
         One dict per image (sorted by image id; images without annotations are kept) with
@@ -135,15 +145,15 @@ def load_point_coco_json(
     data = load_coco_dict(json_file)
     ann_type = detect_annotation_type(data, json_file)
 
-    cat_ids = sorted(c["id"] for c in data["categories"])
+    categories = CategoryIdMap.from_coco(data["categories"], json_file)
     id_map = None
     if dataset_name is not None:
         meta = MetadataCatalog.get(dataset_name)
         names = {c["id"]: c["name"] for c in data["categories"]}
-        thing_classes = [names[i] for i in cat_ids]
-        id_map = {cid: i for i, cid in enumerate(cat_ids)}
+        thing_classes = [names[i] for i in categories.dataset_ids]
+        id_map = categories
         _set_consistent(meta, "thing_classes", thing_classes, json_file)
-        _set_consistent(meta, "thing_dataset_id_to_contiguous_id", id_map, json_file)
+        _set_consistent(meta, "thing_dataset_id_to_contiguous_id", categories.dataset_to_contiguous, json_file)
         declared = getattr(meta, "annotation_type", None)
         if ann_type is not None:
             if declared is not None and declared != ann_type:
@@ -170,7 +180,9 @@ def load_point_coco_json(
     num_dropped_segm = 0
     for img in sorted(data["images"], key=lambda x: x["id"]):
         record = {
-            "file_name": os.path.join(image_root, img["file_name"]),
+            "file_name": resolve_image_path(
+                image_root, img["file_name"], allow_outside=allow_outside_image_root, path=json_file, image_id=img["id"]
+            ),
             "height": img["height"],
             "width": img["width"],
             "image_id": img["id"],
@@ -192,12 +204,16 @@ def load_point_coco_json(
             if keypts:
                 obj["keypoints"] = [v + 0.5 if i % 3 != 2 else v for i, v in enumerate(keypts)]
             if id_map is not None:
-                obj["category_id"] = id_map[obj["category_id"]]
+                obj["category_id"] = id_map.to_contiguous(obj["category_id"], f"annotation id {obj['id']}")
             objs.append(obj)
         record["annotations"] = objs
         dataset_dicts.append(record)
     if num_dropped_segm:
         logger.warning(f"{json_file}: dropped {num_dropped_segm} instances without a valid polygon.")
+    if proposal_file is not None:
+        proposals = load_proposals(proposal_file, data, coco_name=json_file)
+        attach_proposals(dataset_dicts, proposals)
+        logger.info(f"Attached the proposals of {len(proposals)} annotations from {proposal_file}")
     logger.info(
         f"Loaded {len(dataset_dicts)} images ({len(data['annotations'])} annotations, type "
         f"{ann_type}) from {json_file}"
@@ -223,6 +239,8 @@ def register_point_coco_instances(
     image_root: str,
     *,
     missing_file_hint: Optional[str] = None,
+    proposal_file: Optional[str] = None,
+    allow_outside_image_root: bool = False,
 ) -> None:
     """Register a points / clicks / boxes COCO file with ``DatasetCatalog`` and ``MetadataCatalog``.
 
@@ -239,6 +257,9 @@ def register_point_coco_instances(
         image_root: folder of the images.
         missing_file_hint: appended to the error raised when ``json_file`` does not exist
             (e.g. the command that creates it).
+        proposal_file: per-annotation proposals to attach (recorded as metadata
+            ``proposal_file``); see :func:`load_point_coco_json`.
+        allow_outside_image_root: see :func:`load_point_coco_json`.
     """
     assert isinstance(name, str), name
     assert isinstance(json_file, (str, os.PathLike)), json_file
@@ -256,9 +277,13 @@ def register_point_coco_instances(
             raise FileNotFoundError(
                 f"Annotation file of dataset '{name}' not found: {json_file}\n{missing_file_hint}"
             )
-        return load_point_coco_json(json_file, image_root, name)
+        return load_point_coco_json(
+            json_file, image_root, name, proposal_file=proposal_file, allow_outside_image_root=allow_outside_image_root
+        )
 
     DatasetCatalog.register(name, _load)
+    if proposal_file is not None:
+        metadata["proposal_file"] = os.fspath(proposal_file)
     MetadataCatalog.get(name).set(json_file=json_file, image_root=image_root, **metadata)
 
 

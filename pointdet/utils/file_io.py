@@ -11,9 +11,9 @@ import contextlib
 import glob
 import os
 import tempfile
-from typing import IO, Iterator
+from typing import IO, Iterator, List, Sequence
 
-__all__ = ["atomic_open", "atomic_write_bytes", "remove_stale_temp_files"]
+__all__ = ["atomic_open", "atomic_open_all", "atomic_write_bytes", "remove_stale_temp_files"]
 
 
 def _umask() -> int:
@@ -48,22 +48,88 @@ def atomic_open(path: str, mode: str = "w", **kwargs) -> Iterator[IO]:
     any exception inside the block the temporary file is removed and ``path`` is untouched.
     ``mode`` must be a write mode ("w", "wb", "wt"); ``kwargs`` go to :func:`open`.
     """
+    with atomic_open_all([path], mode, **kwargs) as (f,):
+        yield f
+
+
+def _check_mode(mode: str) -> None:
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"atomic_open writes whole files; mode must be 'w', 'wt' or 'wb', got {mode!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+
+
+def _discard(paths) -> None:
+    for p in paths:
         with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
+            os.remove(p)
+
+
+@contextlib.contextmanager
+def atomic_open_all(paths: Sequence[str], mode: str = "w", **kwargs) -> Iterator[List[IO]]:
+    """Open several files for writing so that all of them are replaced, or none.
+
+    Use as ``with atomic_open_all([a, b]) as (fa, fb): ...``. Every file is written to its own
+    temporary file first (and flushed to disk); only when all writes have succeeded are they
+    renamed over their destinations, in the order given (so put the file whose presence
+    means "done" last). If a rename fails, the destinations already renamed get their
+    previous version back (kept as a hard link or copy until the end) or are removed when
+    they did not exist before: a file that existed before is never lost. An exception inside
+    the block leaves every destination untouched.
+    """
+    _check_mode(mode)
+    paths = [os.fspath(p) for p in paths]
+    if len({os.path.realpath(p) for p in paths}) != len(paths):
+        raise ValueError(f"atomic_open_all: the same destination is given twice in {paths}")
+    temps: List[str] = []
+    backups: List[str] = []
+    try:
+        files = []
+        try:
+            for path in paths:
+                folder = os.path.dirname(os.path.abspath(path))
+                os.makedirs(folder, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
+                temps.append(tmp)
+                os.chmod(tmp, 0o666 & ~_umask())
+                files.append(os.fdopen(fd, mode, **kwargs))
+            yield files
+            for f in files:
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            for f in files:
+                f.close()
+        # every temporary file is complete: keep the previous versions, then rename
+        for path in paths:
+            backups.append(_backup(path) if os.path.exists(path) else None)
+        done = []
+        try:
+            for tmp, path in zip(temps, paths):
+                os.replace(tmp, path)
+                done.append(path)
+        except BaseException:
+            for path, backup in zip(done, backups):
+                if backup is None:
+                    _discard([path])
+                else:
+                    os.replace(backup, path)
+            raise
+    finally:
+        _discard(temps)
+        _discard([b for b in backups if b is not None])
+
+
+def _backup(path: str) -> str:
+    """A second name for ``path``'s current content (hard link, else copy), beside it."""
+    import shutil
+
+    fd, backup = tempfile.mkstemp(prefix=_temp_prefix(path), dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    os.remove(backup)
+    try:
+        os.link(path, backup)
+    except OSError:
+        shutil.copy2(path, backup)
+    return backup
 
 
 def atomic_write_bytes(data: bytes, path: str) -> None:

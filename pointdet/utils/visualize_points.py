@@ -1,8 +1,6 @@
 """Drawing of CPR point refinement: annotated points (green), bag points coloured by their class
 score, kept bag points (B_j^+) outlined, refined points (yellow), as in the paper's Fig. 6, and
 optionally the objects' true boxes (cyan) to judge where the points went."""
-import os
-
 import numpy as np
 
 __all__ = ["draw_point_refinement", "save_point_refinement"]
@@ -83,11 +81,14 @@ def draw_point_refinement(
 
 
 def save_point_refinement(path: str, image: np.ndarray, *args, **kwargs) -> str:
-    """:func:`draw_point_refinement` then write a PNG to ``path`` (folders created). Returns ``path``."""
+    """:func:`draw_point_refinement` then write a PNG to ``path`` atomically (folders created). Returns ``path``."""
     import cv2
 
+    from .file_io import atomic_write_bytes
+
     drawn = draw_point_refinement(image, *args, **kwargs)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not cv2.imwrite(path, drawn[:, :, ::-1]):
-        raise OSError(f"could not write {path}")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(drawn[:, :, ::-1]))
+    if not ok:
+        raise OSError(f"could not encode the drawing for {path} as PNG")
+    atomic_write_bytes(buf.tobytes(), path)
     return path

@@ -260,3 +260,24 @@ def test_hint_command_creates_the_missing_file(weak_root):
     pts = [a["point"] for d in dicts for a in d["annotations"]]
     assert len(pts) == 2
     assert 2 <= pts[0][0] <= 12 and 2 <= pts[0][1] <= 10
+
+
+def test_file_name_outside_image_root_refused_unless_allowed(tmp_path):
+    imgs = _images(str(tmp_path / "images"))
+    _images(str(tmp_path / "elsewhere"), n=1)
+    coco = _point_coco(imgs)
+    coco["images"][0]["file_name"] = "../elsewhere/im1.png"
+    js = _write(coco, str(tmp_path / "points.json"))
+    with pytest.raises(CocoFormatError, match="points.json: image id 1 has file_name '../elsewhere/im1.png'.*refused"):
+        load_point_coco_json(js, str(tmp_path / "images"))
+    coco["images"][0]["file_name"] = str(tmp_path / "elsewhere" / "im1.png")  # absolute
+    js = _write(coco, str(tmp_path / "points.json"))
+    with pytest.raises(CocoFormatError, match="image id 1 has file_name .* absolute or leaves the image root"):
+        load_point_coco_json(js, str(tmp_path / "images"))
+    name = _name()
+    register_point_coco_instances(name, {}, js, str(tmp_path / "images"), allow_outside_image_root=True)
+    assert DatasetCatalog.get(name)[0]["file_name"] == str(tmp_path / "elsewhere" / "im1.png")
+    name = _name()
+    register_point_coco_instances(name, {}, js, str(tmp_path / "images"))
+    with pytest.raises(CocoFormatError, match="refused"):
+        DatasetCatalog.get(name)

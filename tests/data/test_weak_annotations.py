@@ -495,3 +495,99 @@ def test_image_root_checked_and_output_never_overwrites_input(tmp_path):
     with pytest.raises(ValueError, match="overwrite the input"):
         run_sparse(src, src, seed=0, level="easy", verbose=False)
     assert os.listdir(tmp_path) == ["t.json"]
+
+
+# ----------------------------------------------------------------------------- two outputs: both or neither
+
+
+@pytest.mark.parametrize("runner,kw", [(run_keep1, {}), (run_sparse, {"level": "hard"})])
+def test_failed_second_write_keeps_previous_versions(tmp_path, monkeypatch, runner, kw):
+    """Keep1/sparse write a main file and its _erased.json: a failure while putting the second
+    in place must neither leave a new first file nor delete its previous version."""
+    from pointdet.utils import file_io
+
+    src = write_json(synthetic_coco(10), tmp_path / "train.json")
+    main, erased = runner(src, seed=0, verbose=False, **kw)
+    old = {p: open(p, "rb").read() for p in (main, erased)}
+    real_replace = os.replace
+
+    def replace(a, b):
+        if os.path.abspath(b) == os.path.abspath(main):  # renamed last, after the erased file
+            raise OSError("injected failure")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(file_io.os, "replace", replace)
+    with pytest.raises(OSError, match="injected failure"):
+        runner(src, main, seed=1, verbose=False, **kw)  # another seed, same output names
+    monkeypatch.undo()
+    assert {p: open(p, "rb").read() for p in (main, erased)} == old
+    assert sorted(os.listdir(tmp_path)) == sorted(["train.json", os.path.basename(main), os.path.basename(erased)])
+
+    # first run: neither file appears
+    for p in (main, erased):
+        os.remove(p)
+    monkeypatch.setattr(file_io.os, "replace", replace)
+    with pytest.raises(OSError):
+        runner(src, main, seed=1, verbose=False, **kw)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["train.json"]
+
+
+def test_generator_removes_stale_temp_files_of_its_outputs(tmp_path):
+    src = write_json(synthetic_coco(4), tmp_path / "train.json")
+    stale = [tmp_path / ".train_keep1_s0.json.tmp-dead01", tmp_path / ".train_keep1_s0_erased.json.tmp-dead02"]
+    other = tmp_path / ".train_clicks1_s0.json.tmp-alive"  # another writer's output: untouched
+    for f in stale + [other]:
+        f.write_text("{\"partial")
+    run_keep1(src, seed=0, verbose=False)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["train.json", "train_keep1_s0.json", "train_keep1_s0_erased.json", other.name]
+    )
+
+
+# ----------------------------------------------------------------------------- declared image sizes
+
+
+def _png(path, hw):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((hw[0], hw[1], 3), dtype=np.uint8)).save(path)
+
+
+@pytest.mark.parametrize("name", ["coarse", "keep1"])
+def test_declared_size_checked_against_image_files(tmp_path, name):
+    """A file that declares 100x100 for larger images used to turn every point into a box centre."""
+    fn, kw, _ = RUNNERS[name]
+    coco = synthetic_coco(3, width=100, height=100)
+    for img in coco["images"]:
+        _png(tmp_path / img["file_name"], (68, 102))  # actual size differs
+    src = write_json(coco, tmp_path / "t.json")
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(CocoFormatError, match="t.json: image id 1 is 102x68 on disk .* but 100x100 in the file"):
+        fn(src, seed=0, image_root=str(tmp_path), verbose=False, **kw)
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_declared_size_too_small_warns_without_image_root(tmp_path, caplog):
+    coco = synthetic_coco(6, width=96, height=80)
+    for img in coco["images"]:
+        img.update(width=20, height=20)  # most boxes now extend beyond, or lie outside, the declared size
+    for a in coco["annotations"]:
+        a.pop("segmentation", None)  # (an RLE of the real size would be refused outright)
+    src = write_json(coco, tmp_path / "t.json")
+    with caplog.at_level("WARNING", logger="pointdet.data.coco_io"):
+        run_coarse_points(src, seed=0, verbose=False)
+    assert "t.json:" in caplog.text and "(are the images' width/height right?)" in caplog.text
+
+
+def test_file_name_outside_image_root_refused_by_generators(tmp_path):
+    coco = synthetic_coco(2)
+    (tmp_path / "img").mkdir()
+    for img in coco["images"]:
+        _png(tmp_path / img["file_name"], (80, 96))
+        img["file_name"] = "../" + img["file_name"]
+    src = write_json(coco, tmp_path / "t.json")
+    with pytest.raises(CocoFormatError, match="image id 1 has file_name '../img1.png'.*refused"):
+        run_center_clicks(src, seed=0, image_root=str(tmp_path / "img"), verbose=False)
+    out = run_center_clicks(src, seed=0, image_root=str(tmp_path / "img"), verbose=False, allow_outside_image_root=True)
+    assert os.path.isfile(out)

@@ -1,5 +1,6 @@
 """End-to-end tests of tools/make_weak_annotations.py and tools/visualize_annotations.py
-on a tiny synthetic COCO file with tiny images in tmp_path."""
+on a tiny synthetic COCO file with tiny images in tmp_path (the drawing itself is tested in
+tests/utils/test_visualize_annotations.py)."""
 import json
 import os
 import subprocess
@@ -118,31 +119,22 @@ def test_cli_exit_status_on_bad_input(tmp_path, capsys):
     assert os.listdir(tmp_path) == ["bad.json"]
 
 
-def test_visualizer_writes_pngs(tiny_coco, tmp_path):
-    import cv2
-
+def test_visualizer_cli_exit_status(tiny_coco, tmp_path, capsys):
     src, img_dir, coco = tiny_coco
-    pts = mwa.main(["coarse-points", "--input", src, "--quiet"])[0]
-    clicks = mwa.main(["clicks", "--num-annotators", "2", "--input", src, "--quiet"])[0]
-    for f, extra in ((src, []), (pts, ["--gt", src]), (clicks, ["--gt", src, "--max-images", "2"])):
-        out_dir = tmp_path / ("vis_" + os.path.basename(f)[:-5])
-        paths = va.main(["--input", f, "--image-root", img_dir, "--output-dir", str(out_dir)] + extra)
-        n = 2 if "--max-images" in extra else 3
-        assert len(paths) == n and sorted(os.listdir(out_dir)) == sorted(os.path.basename(p) for p in paths)
-        assert os.path.basename(paths[0]) == "1_im1.png"  # images with annotations first
-        drawn = cv2.imread(paths[0])[:, :, ::-1]
-        raw = cv2.imread(os.path.join(img_dir, "im1.png"))[:, :, ::-1]
-        assert drawn.shape == raw.shape
-        assert np.abs(drawn.astype(int) - raw.astype(int)).sum() > 0  # something was drawn
-    # the empty image is written unchanged
-    empty = cv2.imread(str(tmp_path / "vis_train" / "3_im3.png"))
-    np.testing.assert_array_equal(empty, cv2.imread(os.path.join(img_dir, "im3.png")))
+    out_dir = tmp_path / "vis"
+    assert va.cli(["--input", src, "--image-root", img_dir, "--output-dir", str(out_dir), "--max-images", "2"]) == 0
+    assert "wrote 2 images" in capsys.readouterr().out and len(os.listdir(out_dir)) == 2
+    os.remove(os.path.join(img_dir, "im2.png"))  # the second image is missing: nothing is drawn
+    out2 = tmp_path / "vis2"
+    assert va.cli(["--input", src, "--image-root", img_dir, "--output-dir", str(out2)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "image id 2 file not found" in err[0] and src in err[0]
+    assert not out2.exists()
 
 
-def test_visualizer_size_mismatch_is_an_error(tiny_coco, tmp_path):
-    src, img_dir, coco = tiny_coco
-    coco["images"][0]["width"] = 50
-    p = tmp_path / "wrong.json"
-    p.write_text(json.dumps(coco))
-    with pytest.raises(CocoFormatError, match="image id 1 is 48x40 on disk"):
-        va.visualize_file(str(p), img_dir, str(tmp_path / "v"))
+def test_cli_unwritable_output_exit_status(tiny_coco, tmp_path, capsys):
+    src, _, _ = tiny_coco
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    assert mwa.cli(["keep1", "--input", src, "--output", str(tmp_path / "blocker" / "k.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "blocker" in err[0]

@@ -1,4 +1,4 @@
-"""Weak-annotation generators (issue #2 item 4): coarse / quasi-center points, center clicks,
+"""Weak-annotation generators: coarse / quasi-center points, center clicks,
 Keep1 and sparse box sets, each a pure seeded ``make_*`` function and a ``run_*`` that reads
 and writes files (``tools/make_weak_annotations.py`` is the command line)."""
 from .clicks import center_clicks, make_center_clicks, run_center_clicks

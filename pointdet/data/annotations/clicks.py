@@ -1,4 +1,4 @@
-"""Simulated center clicks for click supervision (comining_click_style.md section 2, DECISIONS.md).
+"""Simulated center clicks for click supervision (Papadopoulos et al., "Training object class detectors with click supervision", CVPR 2017).
 
 The paper's annotator-error statistics are not available, so the noise model is our
 assumption (documented as such): each annotator clicks the box centre plus independent
@@ -83,11 +83,12 @@ def run_center_clicks(
     alpha: float = 0.1,
     num_annotators: int = 1,
     verbose: bool = True,
+    allow_outside_image_root: bool = False,
 ) -> str:
     """Read ``input_path``, write ``<stem>_clicks{1|2}_s{seed}.json`` (or ``output_path``); return the path."""
     if output_path is None:
         output_path = default_output_path(input_path, f"clicks{num_annotators}_s{seed}")
-    coco, source = load_source(input_path, image_root)
+    coco, source = load_source(input_path, image_root, allow_outside_image_root)
     result = make_center_clicks(coco, seed, alpha, num_annotators, path=input_path)
     add_source(result, source)
     write_outputs([(result, output_path)], input_path)

@@ -1,5 +1,6 @@
 """Coarse point annotations: the Rectified Gaussian sampler RG(p; mu, sigma) of CPR (Eq. 11)
-and SAPNet's "quasi-center" variant (cpr.md section 1.1, sapnet.md section 1.1, DECISIONS.md).
+and SAPNet's "quasi-center" variant (CPR, Eq. 11 and its coarse-point
+annotation protocol; SAPNet's reference implementation).
 
 Per object: the mask (the box when there is none) is rasterised on the pixels that overlap
 the box; each pixel gets the Gaussian density at its centre, centred on the box centre
@@ -9,7 +10,7 @@ normalised (the *rectified* Gaussian), one pixel is drawn by inverse CDF, a unif
 clipped to the box. Degenerate objects (box < 2 px, empty mask, box outside the image)
 get the box centre.
 
-Differences from the reference sampler (kept as ours, see DECISIONS.md "Coordinates"): the
+Differences from the reference sampler (ours; see the README's "Conventions"): the
 pixel grid and the Gaussian use Detectron2's continuous convention (pixel centres at +0.5,
 box centre at x + w/2), so a sampled point always lies in a pixel of the mask; the
 reference returns the pixel's top-left corner, which is 0.5 px up-left on average.
@@ -291,7 +292,7 @@ def make_coarse_points(
 
 
 def make_quasi_center_points(coco_dict: Dict[str, Any], seed: int = 0, **kwargs) -> Dict[str, Any]:
-    """:func:`make_coarse_points` with SAPNet's quasi-center ellipse (sapnet.md section 1.1)."""
+    """:func:`make_coarse_points` with SAPNet's quasi-center ellipse (its reference implementation)."""
     return make_coarse_points(coco_dict, seed, quasi_center=True, **kwargs)
 
 
@@ -302,13 +303,14 @@ def run_coarse_points(
     image_root: Optional[str] = None,
     quasi_center: bool = False,
     verbose: bool = True,
+    allow_outside_image_root: bool = False,
     **kwargs,
 ) -> str:
     """Read ``input_path``, write ``<stem>_coarse_points_s{seed}.json`` (or ``output_path``); return the path."""
     name = "quasi_center_points" if quasi_center else "coarse_points"
     if output_path is None:
         output_path = default_output_path(input_path, f"{name}_s{seed}")
-    coco, source = load_source(input_path, image_root)
+    coco, source = load_source(input_path, image_root, allow_outside_image_root)
     result = make_coarse_points(
         coco, seed, quasi_center=quasi_center, progress=verbose, path=input_path, **kwargs
     )

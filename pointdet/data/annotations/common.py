@@ -1,4 +1,4 @@
-"""Pieces shared by the weak-annotation generators (DECISIONS.md "Weak-annotation generators").
+"""Pieces shared by the weak-annotation generators (``tools/make_weak_annotations.py``).
 
 Every generator is a pure function ``make_*(coco_dict, seed, ...) -> dict`` plus a ``run_*``
 that reads a validated COCO file (:func:`pointdet.data.coco_io.load_coco_dict`), calls it,
@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict
+from ..coco_io import CocoFormatError, atomic_write_jsons, check_outputs_not_inputs, file_sha256, load_coco_dict
 
 __all__ = [
     "make_rng",
@@ -256,9 +256,16 @@ def split_file(coco: Dict[str, Any], annotations: List[Dict[str, Any]], info: Di
     return out
 
 
-def load_source(input_path: str, image_root: Optional[str] = None) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """Load + validate the input and return it with its ``source_file``/``source_sha256`` record."""
-    coco = load_coco_dict(input_path, image_root=image_root)
+def load_source(
+    input_path: str, image_root: Optional[str] = None, allow_outside_image_root: bool = False
+) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """Load + validate the input and return it with its ``source_file``/``source_sha256`` record.
+
+    With ``image_root`` every image must exist there with its declared size (the generators
+    trust ``width``/``height``); without it, annotations beyond the declared sizes are counted
+    and logged as a warning (:func:`pointdet.data.coco_io.validate_coco_dict`).
+    """
+    coco = load_coco_dict(input_path, image_root=image_root, allow_outside_image_root=allow_outside_image_root)
     return coco, OrderedDict(source_file=os.path.basename(input_path), source_sha256=file_sha256(input_path))
 
 
@@ -274,15 +281,13 @@ def add_source(result: Dict[str, Any], source: Dict[str, str]) -> Dict[str, Any]
 
 
 def write_outputs(outputs: List[Tuple[Dict[str, Any], str]], input_path: str) -> None:
-    """Atomically write several files; if any write fails, remove the ones already written."""
+    """Write the ``(obj, path)`` files of one generator run: all of them or none.
+
+    Refuses an output that is the input. Temporary files left by killed earlier runs of the
+    same outputs are removed first (a generator is the only writer of its outputs). The files
+    are renamed into place in the order given, after all have been written; a failure
+    restores the previous version of any output already replaced
+    (:func:`pointdet.data.coco_io.atomic_write_jsons`).
+    """
     check_outputs_not_inputs([p for _, p in outputs], [input_path])
-    written = []
-    try:
-        for obj, p in outputs:
-            atomic_write_json(obj, p)
-            written.append(p)
-    except BaseException:
-        for p in written:
-            if os.path.exists(p):
-                os.remove(p)
-        raise
+    atomic_write_jsons(outputs, remove_stale=True)

@@ -1,4 +1,4 @@
-"""Keep1 (SIOD, siod_dminer.md section 1): one annotated instance per category per image.
+"""Keep1 (SIOD, CVPR 2022, "Datasets": Keep1-COCO2017-Train): one annotated instance per category per image.
 
 Per image and per category present, one non-crowd annotation is kept, chosen at random with
 the seed (the paper); ``keep_first`` keeps the first in JSON order instead (the reference
@@ -68,12 +68,13 @@ def run_keep1(
     image_root: Optional[str] = None,
     keep_first: bool = False,
     verbose: bool = True,
+    allow_outside_image_root: bool = False,
 ) -> Tuple[str, str]:
     """Write ``<stem>_keep1_s{seed}.json`` (``<stem>_keep1_first.json`` with ``keep_first``) and
     its ``_erased.json``; return both paths."""
     if output_path is None:
         output_path = default_output_path(input_path, "keep1_first" if keep_first else f"keep1_s{seed}")
-    coco, source = load_source(input_path, image_root)
+    coco, source = load_source(input_path, image_root, allow_outside_image_root)
     kept, erased = make_keep1(coco, seed, keep_first)
     add_source(kept, source)
     add_source(erased, source)

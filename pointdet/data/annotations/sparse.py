@@ -1,4 +1,5 @@
-"""Sparse box annotations of the BRL protocol used by Co-mining (comining_click_style.md 1.7).
+"""Sparse box annotations of the BRL protocol used by Co-mining (Co-mining, AAAI 2021,
+following the settings of Zhang et al. 2020).
 
 Over non-crowd annotations (crowd ones are always kept as ignore regions):
 
@@ -9,7 +10,7 @@ Over non-crowd annotations (crowd ones are always kept as ignore regions):
   (miss_fraction = 0.5).
 
 No generation script or seed was published for the released files; these rules are
-DECISIONS.md's reading of the paper, and the statistics stored in ``info`` let a run be
+our reading of the paper, and the statistics stored in ``info`` let a run be
 compared with the released files.
 """
 import math
@@ -98,13 +99,14 @@ def run_sparse(
     level: str = "easy",
     miss_fraction: float = 0.5,
     verbose: bool = True,
+    allow_outside_image_root: bool = False,
 ) -> Tuple[str, str]:
     """Write ``<stem>_sparse_{level}_s{seed}.json`` and its ``_erased.json``; return both paths."""
     if level not in SPARSE_LEVELS:
         raise ValueError(f"unknown sparse level {level!r}; expected one of {SPARSE_LEVELS}")
     if output_path is None:
         output_path = default_output_path(input_path, f"sparse_{level}_s{seed}")
-    coco, source = load_source(input_path, image_root)
+    coco, source = load_source(input_path, image_root, allow_outside_image_root)
     kept, erased = make_sparse(coco, seed, level, miss_fraction)
     add_source(kept, source)
     add_source(erased, source)
