@@ -15,6 +15,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 
 from pointdet.modeling.cpr import CPRHead, CPRNet
+from pointdet.modeling.cpr.refinement import CPRRefinementParams
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 CHECKPOINT = os.path.join(DATA, "tiny_cprnet.pth")
@@ -45,7 +46,7 @@ def tiny_cprnet(load: bool = True) -> CPRNet:
     """The tiny CPRNet (K = 2, R = 1, u0 = 4); with ``load`` the checked-in weights."""
     head = CPRHead(in_channels=8, num_classes=NUM_CLASSES, conv_dims=8, num_convs=1, num_groups=4)
     model = CPRNet(backbone=TinyP3(), head=head, num_classes=NUM_CLASSES, in_feature="p3", bag_radius=1,
-                   circle_density=4, score_threshold=0.05)
+                   circle_density=4, refinement=CPRRefinementParams(score_threshold=0.05))
     if load:
         state = torch.load(CHECKPOINT, map_location="cpu")
         model.load_state_dict(state["model"])
