@@ -44,6 +44,7 @@ import numpy as np
 from detectron2.structures import BoxMode
 
 from pointdet.utils.file_io import atomic_open
+from pointdet.utils.safe_pickle import load_restricted_pickle
 
 from .coco_io import (
     CocoFormatError,
@@ -462,39 +463,14 @@ def save_detectron2_proposals(d2: Dict[str, Any], path: str) -> None:
         pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Unpickles plain containers, numbers, strings and numpy arrays; anything else is refused
-    (a pickle can otherwise run arbitrary code when loaded)."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("builtins", "slice"),
-        ("collections", "OrderedDict"),
-        ("_codecs", "encode"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only arrays and plain containers)")
-
-
 def load_detectron2_proposals(path: str) -> Dict[str, Any]:
     """Read a Detectron2 precomputed-proposals pickle, accepting only arrays and plain containers."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"proposal file not found: {path}")
-    with open(path, "rb") as f:
-        try:
-            obj = _ArraysOnlyUnpickler(f, encoding="latin1").load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
-            raise ProposalFileError(f"{path}: not a Detectron2 proposal pickle ({e})") from None
+    try:
+        obj = load_restricted_pickle(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+        raise ProposalFileError(f"{path}: not a Detectron2 proposal pickle ({e})") from None
     if not isinstance(obj, dict):
         raise ProposalFileError(f"{path}: expected a dict with ids/boxes/objectness_logits, got {type(obj).__name__}")
     return obj

@@ -4,7 +4,7 @@
 pointdet/Detectron2 ``.pth``, Detectron2 and Caffe2 model-zoo ``.pkl``) with three changes:
 
 * loading never executes code from the file: ``.pth`` files are read with
-  ``torch.load(weights_only=True)`` and ``.pkl`` files with :class:`RestrictedUnpickler`, which
+  ``torch.load(weights_only=True)`` and ``.pkl`` files with :class:`pointdet.utils.safe_pickle.RestrictedUnpickler`, which
   builds only tensors, NumPy arrays and plain containers. A file that needs more is refused
   with a message naming it; ``allow_unsafe_pickle=True`` (``train.allow_unsafe_pickle``) is the
   explicit opt-in for trusted files;
@@ -14,8 +14,6 @@ pointdet/Detectron2 ``.pth``, Detectron2 and Caffe2 model-zoo ``.pkl``) with thr
 
 :func:`is_complete_checkpoint` tells whether a ``.pth`` file is a whole, loadable checkpoint.
 """
-import importlib
-import io
 import logging
 import os
 import pickle
@@ -25,99 +23,26 @@ from typing import Any, Dict
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.utils.file_io import PathManager
 
 from pointdet.utils.file_io import atomic_open, remove_stale_temp_files
+from pointdet.utils.safe_pickle import UnsafePickleError, load_restricted_pickle
 
 __all__ = [
-    "RestrictedUnpickler",
     "SafeDetectionCheckpointer",
     "UnsafeCheckpointError",
     "is_complete_checkpoint",
-    "load_restricted_pickle",
 ]
 
 logger = logging.getLogger(__name__)
+
+class UnsafeCheckpointError(UnsafePickleError):
+    """A checkpoint names a Python object other than tensors, arrays and plain containers."""
+
 
 _UNSAFE_HINT = (
     "Loading it could run code stored in the file; if you trust the file, set "
     "train.allow_unsafe_pickle=True (SafeDetectionCheckpointer(allow_unsafe_pickle=True))."
 )
-
-
-def _storage_from_bytes(data: bytes):
-    """``torch.storage._load_from_bytes`` without its unrestricted ``torch.load``."""
-    return torch.load(io.BytesIO(data), weights_only=True)
-
-
-def _numpy_attr(module: str, name: str):
-    """NumPy 1 pickles arrays through numpy.core.*, NumPy 2 through numpy._core.*: either name
-    resolves with whichever NumPy is installed."""
-
-    def get():
-        for core in ("_core", "core"):
-            try:
-                return getattr(importlib.import_module(f"numpy.{core}.{module}"), name)
-            except (ImportError, AttributeError):
-                continue
-        raise pickle.UnpicklingError(f"this NumPy has no numpy.core.{module}.{name}")
-
-    return get
-
-
-def _attr(module: str, name: str):
-    return lambda: getattr(importlib.import_module(module), name)
-
-
-# (module, name) a pickle may name -> a function returning the object to use for it. Python 2
-# pickles (the Caffe2 model zoo) call builtins "__builtin__" and encode bytes with _codecs.encode.
-_ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"): _attr("collections", "OrderedDict"),
-    ("builtins", "set"): _attr("builtins", "set"),
-    ("builtins", "frozenset"): _attr("builtins", "frozenset"),
-    ("__builtin__", "set"): _attr("builtins", "set"),
-    ("__builtin__", "frozenset"): _attr("builtins", "frozenset"),
-    ("_codecs", "encode"): _attr("_codecs", "encode"),
-    ("numpy", "ndarray"): _attr("numpy", "ndarray"),
-    ("numpy", "dtype"): _attr("numpy", "dtype"),
-    **{
-        (f"numpy.{core}.{module}", name): _numpy_attr(module, name)
-        for core in ("core", "_core")
-        for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))
-    },
-    ("torch._utils", "_rebuild_tensor"): _attr("torch._utils", "_rebuild_tensor"),
-    ("torch._utils", "_rebuild_tensor_v2"): _attr("torch._utils", "_rebuild_tensor_v2"),
-    ("torch._utils", "_rebuild_parameter"): _attr("torch._utils", "_rebuild_parameter"),
-    ("torch.storage", "_load_from_bytes"): lambda: _storage_from_bytes,
-}
-
-
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint names a Python object other than tensors, arrays and plain containers."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """
-    An unpickler that builds only tensors, NumPy arrays and scalars, and plain containers
-    (dict, list, tuple, set, OrderedDict, str, bytes, numbers): every other global a pickle
-    names (a class, ``os.system``, ``builtins.eval`` ...) raises :class:`pickle.UnpicklingError`
-    before anything is called.
-    """
-
-    def find_class(self, module, name):
-        getter = _ALLOWED_GLOBALS.get((module, name))
-        if getter is None:
-            raise UnsafeCheckpointError(
-                f"refusing to load global {module}.{name}: only tensors, arrays and plain containers are allowed"
-            )
-        return getter()
-
-
-def load_restricted_pickle(path: str) -> Any:
-    """Unpickle ``path`` (any :class:`PathManager` path) with :class:`RestrictedUnpickler`
-    (latin1 for Python 2 strings, as Detectron2 reads model-zoo ``.pkl`` files)."""
-    with PathManager.open(path, "rb") as f:
-        return RestrictedUnpickler(f, encoding="latin1").load()
 
 
 def _model_zoo_pickle_to_checkpoint(data: Any, path: str) -> Dict[str, Any]:
@@ -160,7 +85,7 @@ class SafeDetectionCheckpointer(DetectionCheckpointer):
                 return _model_zoo_pickle_to_checkpoint(load_restricted_pickle(filename), filename)
             return super()._load_file(filename)
         except pickle.UnpicklingError as e:
-            if isinstance(e, UnsafeCheckpointError) or "weights only load failed" in str(e).lower():
+            if isinstance(e, UnsafePickleError) or "weights only load failed" in str(e).lower():
                 raise UnsafeCheckpointError(f"{filename}: not a plain weights file ({e}). {_UNSAFE_HINT}") from e
             raise RuntimeError(f"{filename} is not a complete checkpoint (truncated by a killed write?): {e}") from e
         except (EOFError, RuntimeError) as e:

@@ -12,7 +12,8 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig
 
 from pointdet.engine import SafeDetectionCheckpointer, do_train, is_complete_checkpoint
-from pointdet.engine.checkpoint import RestrictedUnpickler, UnsafeCheckpointError, load_restricted_pickle
+from pointdet.engine.checkpoint import UnsafeCheckpointError
+from pointdet.utils.safe_pickle import RestrictedUnpickler, UnsafePickleError, load_restricted_pickle
 from tests.engine.tiny_train import write_tiny_config
 
 
@@ -124,7 +125,7 @@ def test_restricted_unpickler_builds_tensors_arrays_and_containers(tmp_path):
 def test_restricted_unpickler_refuses_other_globals(payload):
     import io
 
-    with pytest.raises(UnsafeCheckpointError, match="refusing to load global"):
+    with pytest.raises(UnsafePickleError, match="refusing to load global"):
         RestrictedUnpickler(io.BytesIO(payload)).load()
 
 

@@ -50,7 +50,7 @@ CPRNET_MODEL_ROWS = [
 ]
 CPRNET_R50_ROWS = [
     ("model.backbone.bottom_up.stages.depth", 50, "Sec. 3.2 'CPRNet': FPN on ResNet; Table 4e R-50"),
-    ("optimizer._target_.optimizer.name", "torch.optim.SGD", "Sec. 4.1 'Implementation Details': SGD"),
+    ("optimizer._target_.optimizer", "torch.optim.sgd.SGD", "Sec. 4.1 'Implementation Details': SGD"),
     ("optimizer.lr", 0.0025, "Sec. 4.1 'Implementation Details': learning rate 0.0025"),
     ("lr_multiplier.scheduler.values", [1.0, 0.1, 0.01], "Sec. 4.1: decays by 0.1 (twice)"),
     ("lr_multiplier.scheduler.milestones", [60000, 82500], "Sec. 4.1: at the 8th and 11th of 12 epochs"),
@@ -76,9 +76,9 @@ P2PNET_MODEL_ROWS = [
 ]
 P2PNET_R50_ROWS = [
     ("model.backbone.bottom_up.stages.depth", 50, "Sec. 4.2 (i): ResNet-50 instead of VGG16"),
-    ("optimizer._target_.optimizer.name", "torch.optim.Adam", "reference: Adam"),
+    ("optimizer._target_.optimizer", "torch.optim.adam.Adam", "reference: Adam"),
     ("optimizer.lr", 1e-4, "reference: lr 1e-4"),
-    ("optimizer._target_.per_param_clipper.cfg.init_dict.CLIP_VALUE", 35.0, "reference: grad_clip max_norm 35"),
+    ("optimizer._target_.clip_value", 35.0, "reference: grad_clip max_norm 35"),
     ("lr_multiplier.warmup_factor", 1.0 / 3, "reference: linear warm-up, ratio 1/3"),
     ("lr_multiplier.scheduler.values", [1.0, 0.1, 0.01], "reference 1x: x0.1 twice"),
     ("dataloader.train.total_batch_size", 64, "reference: 8 images x 8 GPUs"),

@@ -21,7 +21,6 @@ With S_j empty (and w_a = 0) a_j is kept. The nearest filter is the one CPR's re
 never refined. The file-level step (a point file + a results file -> a new point file) is
 :class:`pointdet.engine.self_refinement.SelfRefinementProducer`, run by the relabel engine.
 """
-import math
 from typing import Any, Dict, Tuple
 
 import torch
