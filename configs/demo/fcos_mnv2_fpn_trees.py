@@ -12,27 +12,12 @@ per tile. FCOS has no anchors to adapt: tree crowns of ~10-60 px fall in P3's re
 
     python tools/train_net.py --num-threads 1 --config-file configs/demo/fcos_mnv2_fpn_trees.py
 """
-from ..common.data.demo_trees import dataloader
 from ..common.models.fcos_mnv2_fpn import model
 from ..common.models.retinanet_mnv2_fpn import slim_head
-from ..common.optim import SGD as optimizer
-from ..common.optim import clip_gradients
-from ..common.schedules import multistep_with_warmup
-from ..common.train import train
+from .retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # the same recipe
 
 slim_head(model, channels=128, num_convs=2)
 model.num_classes = 1
 model.max_detections_per_image = 300
 
-dataloader.train.total_batch_size = 4
-
-optimizer = clip_gradients(optimizer, clip_value=1.0, clip_type="norm")
-optimizer.lr = 0.01
-
-train.max_iter = 300
-train.eval_period = 300
-train.log_period = 20
-train.checkpointer = dict(period=100, max_to_keep=3)
 train.output_dir = "./output/demo/fcos_mnv2_fpn_trees"
-
-lr_multiplier = multistep_with_warmup(300, steps=(0.67, 0.89), warmup_iters=100, warmup_factor=0.001)
