@@ -311,6 +311,26 @@ def test_pointdet_path_resolves_to_the_demo_weights(imagenet_weights):
     assert all(torch.equal(a[k], b[k]) for k in b)
     with pytest.raises(ValueError, match="Unknown pointdet path.*mobilenet_v2.pth"):
         PathManager.get_local_path("pointdet://ImageNetPretrained/R-50.pkl")
+    with PathManager.open(MOBILENET_V2_IMAGENET_WEIGHTS, "rb") as f, open(imagenet_weights, "rb") as g:
+        assert f.read(64) == g.read(64)
+    with pytest.raises(ValueError, match="read-only"):
+        PathManager.open(MOBILENET_V2_IMAGENET_WEIGHTS, "wb")
+
+
+def test_a_saved_config_runs_on_another_machine(imagenet_weights, monkeypatch, tmp_path):
+    """A config saved (as tools/train_net.py saves config.yaml) under one dataset root builds
+    with the weights of another machine's root."""
+    cfg = LazyConfig.load(os.path.join(CONFIG_DIR, "demo", "retinanet_mnv2_fpn_trees.py"))
+    LazyConfig.save(cfg, str(tmp_path / "config.yaml"))
+    other = tmp_path / "other_machine"
+    (other / "pointdet_demo" / "weights").mkdir(parents=True)
+    os.symlink(imagenet_weights, other / "pointdet_demo" / "weights" / os.path.basename(imagenet_weights))
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(other))
+    loaded = LazyConfig.load(str(tmp_path / "config.yaml"))
+    assert loaded.model.backbone.bottom_up.weights == MOBILENET_V2_IMAGENET_WEIGHTS
+    bottom_up = instantiate(loaded.model.backbone.bottom_up)
+    state = torch.load(imagenet_weights, map_location="cpu", weights_only=True)
+    assert torch.equal(bottom_up.res5[-1].conv[2].weight, state["features.17.conv.2.weight"])
 
 
 def _mobilenet_configs():
