@@ -10,7 +10,7 @@ res2 frozen. Needs COCO under ``$DETECTRON2_DATASETS/coco`` and Detectron2's R-5
     python tools/train_net.py --config-file configs/COCO-Detection/faster_rcnn_R_50_C4_1x.py --num-gpus 8
 """
 from ..common.data.coco import dataloader
-from ..common.models.faster_rcnn_R_50_C4 import model
+from ..common.models.faster_rcnn_R_50_C4 import model  # noqa: F401
 from ..common.models.resnet_fpn import R50_IMAGENET_CHECKPOINT
 from ..common.optim import SGD as optimizer
 from ..common.schedules import multistep_with_warmup

@@ -10,7 +10,7 @@ a local path in ``train.init_checkpoint``).
     python tools/train_net.py --config-file configs/COCO-Detection/fcos_R_50_FPN_1x.py --num-gpus 8
 """
 from ..common.data.coco import dataloader
-from ..common.models.fcos_R_50_FPN import model
+from ..common.models.fcos_R_50_FPN import model  # noqa: F401
 from ..common.models.resnet_fpn import R50_IMAGENET_CHECKPOINT
 from ..common.optim import SGD as optimizer
 from ..common.schedules import multistep_with_warmup

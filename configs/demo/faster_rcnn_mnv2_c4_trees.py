@@ -15,7 +15,7 @@ detections per tile. Needs ``python tools/prepare_demo_data.py`` (data + ImageNe
     python tools/train_net.py --num-threads 1 --config-file configs/demo/faster_rcnn_mnv2_c4_trees.py
 """
 from ..common.models.faster_rcnn_mnv2_c4 import model
-from .retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # the same recipe
+from .retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # noqa: F401  (the same recipe)
 
 model.proposal_generator.anchor_generator.sizes = [[16, 32, 64, 128, 256]]
 model.proposal_generator.pre_nms_topk = (2000, 1000)

@@ -14,7 +14,7 @@ per tile. FCOS has no anchors to adapt: tree crowns of ~10-60 px fall in P3's re
 """
 from ..common.models.fcos_mnv2_fpn import model
 from ..common.models.retinanet_mnv2_fpn import slim_head
-from .retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # the same recipe
+from .retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # noqa: F401  (the same recipe)
 
 slim_head(model, channels=128, num_convs=2)
 model.num_classes = 1

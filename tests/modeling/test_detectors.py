@@ -32,7 +32,7 @@ from detectron2.evaluation import COCOEvaluator, inference_on_dataset
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.meta_arch import GeneralizedRCNN, RetinaNet
 from detectron2.modeling.meta_arch.fcos import FCOS as D2FCOS
-from detectron2.modeling.roi_heads import Res5ROIHeads, StandardROIHeads
+from detectron2.modeling.roi_heads import Res5ROIHeads
 from detectron2.structures import BoxMode
 
 from pointdet.modeling.backbone import IMAGENET_RGB_PIXEL_MEAN, IMAGENET_RGB_PIXEL_STD
