@@ -83,18 +83,17 @@ def test_experiment_config_builds_model(path):
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=_rel)
 def test_experiment_config_builds_dataloaders(path):
     cfg = LazyConfig.load(path)
-    for split in ("train", "test"):
+    nodes = ["train", "test"] + (["evaluator"] if cfg.dataloader.get("evaluator") is not None else [])
+    for key in nodes:
         try:
-            loader = instantiate(cfg.dataloader[split])
+            built = instantiate(cfg.dataloader[key])
         except FileNotFoundError as e:
             # COCO (user-provided) or a file an earlier pipeline step writes (e.g. refined
             # points) is absent on this machine: the error must name that file.
             msg = str(e)
             assert re.search(r"(datasets/coco/|output/)\S+\.json", msg), f"{_rel(path)}: unclear error: {msg}"
             continue
-        assert loader is not None
-    if cfg.dataloader.get("evaluator") is not None:
-        instantiate(cfg.dataloader.evaluator)
+        assert built is not None
 
 
 @pytest.mark.parametrize("path", BASE_MODELS, ids=_rel)
@@ -192,3 +191,65 @@ def test_clip_gradients_rejects_bad_type():
 
     with pytest.raises(ValueError, match="clip_type"):
         clip_gradients(SGD, clip_type="l1")
+
+
+# ---- detectors derived from Detectron2's model zoo -------------------------------------------
+def _leaves(node, prefix=""):
+    """{dotted path: value} of every leaf of a LazyConfig node (lists by index), unresolved."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(node, (DictConfig, ListConfig)):
+        node = OmegaConf.to_container(node, resolve=False)
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in _leaves(value, f"{prefix}{key}.").items()}
+    if isinstance(node, list):
+        return {k: v for i, value in enumerate(node) for k, v in _leaves(value, f"{prefix}{i}.").items()}
+    return {prefix[:-1]: node}
+
+
+# base -> (zoo piece, leaves it removes, leaf prefixes it changes, each with a stated reason in the file)
+_SWAPPED = ("backbone", "pixel_mean", "pixel_std", "input_format")
+DERIVED = {
+    "retinanet_mnv2_fpn.py": ("common/models/retinanet.py", (), _SWAPPED + ("smooth_l1_beta",)),
+    "faster_rcnn_mnv2_fpn.py": (
+        "common/models/mask_rcnn_fpn.py", ("roi_heads.mask_in_features", "roi_heads.mask_pooler", "roi_heads.mask_head"), _SWAPPED,
+    ),
+    "fcos_mnv2_fpn.py": ("common/models/fcos.py", (), _SWAPPED),
+    "faster_rcnn_mnv2_c4.py": (
+        "common/models/mask_rcnn_c4.py",
+        ("roi_heads.mask_head",),
+        _SWAPPED + ("proposal_generator.head.in_channels", "roi_heads.res5", "roi_heads.box_predictor.input_shape.channels"),
+    ),
+    "fcos_R_50_FPN.py": ("common/models/fcos.py", (), ("backbone.bottom_up.freeze_at",)),
+    "faster_rcnn_R_50_C4.py": ("common/models/mask_rcnn_c4.py", ("roi_heads.mask_head",), ("backbone.freeze_at",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DERIVED))
+def test_detector_bases_keep_the_model_zoo_values(name):
+    """Every field of the zoo's model that a base does not deliberately swap keeps the zoo's value."""
+    from pointdet.config import get_model_zoo_config
+
+    zoo_path, removed, changed = DERIVED[name]
+    zoo = _leaves(get_model_zoo_config(zoo_path).model)
+    ours = _leaves(LazyConfig.load(os.path.join(CONFIG_DIR, "common", "models", name)).model)
+
+    def under(key, prefixes):
+        return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+    for key, value in zoo.items():
+        if under(key, removed):
+            assert key not in ours, f"{name}: {key} should be removed"
+        elif not under(key, changed):
+            assert key in ours and ours[key] == value, f"{name}: {key} = {ours.get(key)!r}, zoo {value!r}"
+    assert not [k for k in ours if k not in zoo and not under(k, changed)], name
+
+
+def test_mobilenetv2_detector_bases_use_rgb_imagenet_statistics():
+    from pointdet.modeling.backbone import IMAGENET_RGB_PIXEL_MEAN, IMAGENET_RGB_PIXEL_STD
+
+    for name in ("retinanet_mnv2_fpn.py", "faster_rcnn_mnv2_fpn.py", "fcos_mnv2_fpn.py", "faster_rcnn_mnv2_c4.py"):
+        model = LazyConfig.load(os.path.join(CONFIG_DIR, "common", "models", name)).model
+        assert list(model.pixel_mean) == list(IMAGENET_RGB_PIXEL_MEAN), name
+        assert list(model.pixel_std) == list(IMAGENET_RGB_PIXEL_STD), name
+        assert model.get("input_format", "RGB") == "RGB", name  # FCOS takes no input_format

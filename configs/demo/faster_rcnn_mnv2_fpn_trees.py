@@ -14,13 +14,9 @@ per image, RoIs pooled from P3-P5, a 2-FC box head of 512, up to 300 detections 
 """
 from detectron2.layers import ShapeSpec
 
-from ..common.data.demo_trees import dataloader
 from ..common.models.faster_rcnn_mnv2_fpn import model, set_fpn_channels
 from ..common.models.mobilenetv2_fpn import mobilenetv2_fpn_p3p7
-from ..common.optim import SGD as optimizer
-from ..common.optim import clip_gradients
-from ..common.schedules import multistep_with_warmup
-from ..common.train import train
+from .retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # noqa: F401  (the same recipe)
 
 # CPU budget: FPN P3-P7 (stride 8 up, as the RetinaNet demo) instead of P2-P6; the stride-4
 # level made a training step about 3x slower than the RetinaNet demo's.
@@ -39,15 +35,4 @@ model.roi_heads.box_head.fc_dims = [512, 512]
 model.roi_heads.box_predictor.input_shape = ShapeSpec(channels=512)
 model.roi_heads.box_predictor.test_topk_per_image = 300
 
-dataloader.train.total_batch_size = 4
-
-optimizer = clip_gradients(optimizer, clip_value=1.0, clip_type="norm")
-optimizer.lr = 0.01
-
-train.max_iter = 300
-train.eval_period = 300
-train.log_period = 20
-train.checkpointer = dict(period=100, max_to_keep=3)
 train.output_dir = "./output/demo/faster_rcnn_mnv2_fpn_trees"
-
-lr_multiplier = multistep_with_warmup(300, steps=(0.67, 0.89), warmup_iters=100, warmup_factor=0.001)

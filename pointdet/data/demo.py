@@ -587,10 +587,12 @@ def demo_summary(root: Optional[str] = None) -> Dict[str, Dict[str, int]]:
 
 
 def mobilenet_v2_imagenet_weights(root: Optional[str] = None) -> str:
-    """Path of the torchvision MobileNetV2 ImageNet checkpoint in the prepared demo data.
+    """Path of the torchvision MobileNetV2 ImageNet checkpoint in the prepared demo data, looked
+    up now (configs name it ``pointdet://ImageNetPretrained/mobilenet_v2.pth``, which calls this
+    function when the model is built).
 
-    The weights expect RGB input normalised with mean [123.675, 116.28, 103.53] and std
-    [58.395, 57.12, 57.375] (0-255 scale). Raises FileNotFoundError if the data is missing.
+    The weights expect RGB input normalised with ``IMAGENET_RGB_PIXEL_MEAN`` / ``_STD`` of
+    :mod:`pointdet.modeling.backbone.imagenet`. Raises FileNotFoundError if the file is missing.
     """
     path = os.path.join(root if root is not None else demo_root(), "weights", MOBILENET_V2_FILE)
     if not os.path.isfile(path):

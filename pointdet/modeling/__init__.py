@@ -1,2 +1,2 @@
-"""Backbones and meta-architectures, one folder per method."""
-from . import backbone, cpr, p2pnet  # noqa: F401
+"""Backbones, meta-architectures and heads, one folder per method."""
+from . import backbone, cpr, meta_arch, p2pnet, roi_heads  # noqa: F401

@@ -1,4 +1,6 @@
-"""MobileNetV2 backbone: stage split, shapes, FPN builders, freezing, norms, ImageNet weights."""
+"""MobileNetV2 backbone: stage split, shapes, FPN builders, freezing, norms, ImageNet weights
+(the ``pointdet://`` path resolved when the model is built, never when a config is loaded)."""
+import glob
 import os
 
 import pytest
@@ -13,8 +15,23 @@ from detectron2.modeling import BACKBONE_REGISTRY, build_backbone
 from detectron2.modeling.backbone import FPN
 from detectron2.modeling.backbone.fpn import LastLevelP6P7
 
+from detectron2.config import LazyConfig
+from detectron2.utils.file_io import PathManager
+from omegaconf import DictConfig, ListConfig
+
+import pointdet.data.demo
+from pointdet.config import get_model_zoo_config
 from pointdet.data.demo import MOBILENET_V2_SHA256, prepare_demo_data
-from pointdet.modeling.backbone.mobilenetv2 import MobileNetV2Backbone, add_mobilenetv2_config
+from pointdet.modeling.backbone import (
+    IMAGENET_RGB_PIXEL_MEAN,
+    IMAGENET_RGB_PIXEL_STD,
+    MOBILENET_V2_IMAGENET_WEIGHTS,
+    MSRA_BGR_PIXEL_MEAN,
+    MSRA_BGR_PIXEL_STD,
+)
+from pointdet.modeling.backbone.mobilenetv2 import MobileNetV2Backbone, add_mobilenetv2_config, mobilenetv2_stage
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
 
 EXPECTED = {"res2": (24, 4), "res3": (32, 8), "res4": (96, 16), "res5": (320, 32)}
 
@@ -83,8 +100,8 @@ def test_real_checkpoint_strict_load_and_finite_features(imagenet_weights):
     assert torch.equal(m.res5[-1].conv[2].weight, state["features.17.conv.2.weight"])
     assert torch.equal(m.res4[0].conv[0][1].running_mean, state["features.7.conv.0.1.running_mean"])
     img = torch.rand(1, 3, 128, 128) * 255
-    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
-    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_RGB_PIXEL_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_RGB_PIXEL_STD).view(1, 3, 1, 1)
     with torch.no_grad():
         out = m((img - mean) / std)
     for v in out.values():
@@ -245,8 +262,8 @@ def test_retinanet_with_mobilenetv2_fpn_trains_and_predicts():
     cfg.MODEL.RETINANET.NUM_CONVS = 1
     cfg.MODEL.RETINANET.NUM_CLASSES = 1
     cfg.MODEL.RETINANET.IN_FEATURES = ["p3", "p4", "p5", "p6", "p7"]
-    cfg.MODEL.PIXEL_MEAN = [123.675, 116.28, 103.53]
-    cfg.MODEL.PIXEL_STD = [58.395, 57.12, 57.375]
+    cfg.MODEL.PIXEL_MEAN = list(IMAGENET_RGB_PIXEL_MEAN)
+    cfg.MODEL.PIXEL_STD = list(IMAGENET_RGB_PIXEL_STD)
     cfg.INPUT.FORMAT = "RGB"
     model = build_model(cfg)
     gt = Instances((128, 128), gt_boxes=Boxes(torch.tensor([[10.0, 20.0, 50.0, 60.0]])), gt_classes=torch.tensor([0]))
@@ -268,3 +285,115 @@ def test_retinanet_with_mobilenetv2_fpn_trains_and_predicts():
     with torch.no_grad():
         out = model([{"image": batch[0]["image"], "height": 256, "width": 256}])
     assert out[0]["instances"].image_size == (256, 256)
+
+
+# ---- res5 as a module (the C4 box head) ----------------------------------------------------
+def test_res5_stage_is_torchvision_features_14_to_18(imagenet_weights):
+    tv = torchvision.models.mobilenet_v2()
+    tv.load_state_dict(torch.load(imagenet_weights, map_location="cpu", weights_only=True))
+    tv.eval()
+    res5 = mobilenetv2_stage("res5", weights=imagenet_weights, norm="FrozenBN").eval()
+    assert res5[-1].out_channels == 320 and len(res5) == 4
+    x = torch.randn(2, 96, 14, 14)
+    with torch.no_grad():
+        assert torch.allclose(res5(x), tv.features[14:18](x), atol=1e-4)
+    assert res5(x).shape == (2, 320, 7, 7)
+    with pytest.raises(ValueError, match="res6"):
+        mobilenetv2_stage("res6")
+
+
+# ---- the ImageNet weights path: pointdet:// resolved at build time ---------------------------
+def test_pointdet_path_resolves_to_the_demo_weights(imagenet_weights):
+    assert os.path.samefile(PathManager.get_local_path(MOBILENET_V2_IMAGENET_WEIGHTS), imagenet_weights)
+    assert PathManager.exists(MOBILENET_V2_IMAGENET_WEIGHTS)
+    a = MobileNetV2Backbone(weights=MOBILENET_V2_IMAGENET_WEIGHTS, norm="BN").state_dict()
+    b = MobileNetV2Backbone(weights=imagenet_weights, norm="BN").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b)
+    with pytest.raises(ValueError, match="Unknown pointdet path.*mobilenet_v2.pth"):
+        PathManager.get_local_path("pointdet://ImageNetPretrained/R-50.pkl")
+    with PathManager.open(MOBILENET_V2_IMAGENET_WEIGHTS, "rb") as f, open(imagenet_weights, "rb") as g:
+        assert f.read(64) == g.read(64)
+    with pytest.raises(ValueError, match="read-only"):
+        PathManager.open(MOBILENET_V2_IMAGENET_WEIGHTS, "wb")
+
+
+def test_a_saved_config_runs_on_another_machine(imagenet_weights, monkeypatch, tmp_path):
+    """A config saved (as tools/train_net.py saves config.yaml) under one dataset root builds
+    with the weights of another machine's root."""
+    cfg = LazyConfig.load(os.path.join(CONFIG_DIR, "demo", "retinanet_mnv2_fpn_trees.py"))
+    LazyConfig.save(cfg, str(tmp_path / "config.yaml"))
+    other = tmp_path / "other_machine"
+    (other / "pointdet_demo" / "weights").mkdir(parents=True)
+    os.symlink(imagenet_weights, other / "pointdet_demo" / "weights" / os.path.basename(imagenet_weights))
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(other))
+    loaded = LazyConfig.load(str(tmp_path / "config.yaml"))
+    assert loaded.model.backbone.bottom_up.weights == MOBILENET_V2_IMAGENET_WEIGHTS
+    bottom_up = instantiate(loaded.model.backbone.bottom_up)
+    state = torch.load(imagenet_weights, map_location="cpu", weights_only=True)
+    assert torch.equal(bottom_up.res5[-1].conv[2].weight, state["features.17.conv.2.weight"])
+
+
+def _mobilenet_configs():
+    """Every experiment config (and the common MobileNetV2 pieces) that builds a MobileNetV2."""
+    paths = sorted(glob.glob(os.path.join(CONFIG_DIR, "**", "*.py"), recursive=True))
+    return [p for p in paths if "mnv2" in os.path.basename(p) or os.path.basename(p) == "mobilenetv2_fpn.py"]
+
+
+def _weights_leaves(node, found):
+    if isinstance(node, (dict, DictConfig)):
+        for k, v in node.items():
+            if k == "weights" and (isinstance(v, str) or v is None):
+                found.append(v)
+            else:
+                _weights_leaves(v, found)
+    elif isinstance(node, (list, tuple, ListConfig)):
+        for v in node:
+            _weights_leaves(v, found)
+    return found
+
+
+def test_loading_a_config_looks_up_no_weights_file(monkeypatch, tmp_path):
+    """Configs store ``pointdet://...``: loading one on a machine without the data neither
+    looks the file up nor depends on ``DETECTRON2_DATASETS``; the same model config reads the
+    same under two dataset roots."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the weights file was looked up while loading a config")
+
+    monkeypatch.setattr(pointdet.data.demo, "mobilenet_v2_imagenet_weights", forbidden)
+    paths = _mobilenet_configs()
+    assert len(paths) >= 8, paths
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path / "machine_a"))
+    for path in paths:
+        weights = _weights_leaves(LazyConfig.load(path), [])
+        assert weights and set(weights) == {MOBILENET_V2_IMAGENET_WEIGHTS}, (path, weights)
+    for name in ("demo/retinanet_mnv2_fpn_trees.py", "demo/faster_rcnn_mnv2_c4_trees.py"):
+        dumps = []
+        for root in ("machine_a", "machine_b"):
+            monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path / root))
+            dumps.append(str(LazyConfig.load(os.path.join(CONFIG_DIR, name)).model))
+        assert dumps[0] == dumps[1] and "machine_" not in dumps[0], name
+
+
+def test_building_with_the_weights_missing_names_the_fetch_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path / "empty"))
+    cfg = LazyConfig.load(os.path.join(CONFIG_DIR, "demo", "faster_rcnn_mnv2_c4_trees.py"))  # loads fine
+    expected = os.path.join(str(tmp_path / "empty"), "pointdet_demo", "weights", "mobilenet_v2-b0353104.pth")
+    with pytest.raises(FileNotFoundError, match="(?s)" + expected.replace(".", r"\.") + ".*tools/prepare_demo_data.py"):
+        instantiate(cfg.model.backbone)
+    with pytest.raises(FileNotFoundError, match="tools/prepare_demo_data.py"):
+        instantiate(cfg.model.roi_heads.res5)
+
+
+def test_pixel_statistics_are_detectron2s_and_defined_once():
+    zoo = get_model_zoo_config("common/data/constants.py").constants
+    assert list(IMAGENET_RGB_PIXEL_MEAN) == zoo.imagenet_rgb256_mean
+    assert list(IMAGENET_RGB_PIXEL_STD) == zoo.imagenet_rgb256_std
+    assert list(MSRA_BGR_PIXEL_MEAN) == zoo.imagenet_bgr256_mean
+    assert list(MSRA_BGR_PIXEL_STD) == zoo.imagenet_bgr256_std
+    # no config restates them: they import pointdet.modeling.backbone's constants
+    for path in glob.glob(os.path.join(CONFIG_DIR, "**", "*.py"), recursive=True):
+        with open(path) as f:
+            text = f.read()
+        for literal in ("123.675", "58.395", "57.375", "103.53"):
+            assert literal not in text, (path, literal)

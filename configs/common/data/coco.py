@@ -1,7 +1,8 @@
 """COCO 2017 dataloaders for users who have COCO under ``$DETECTRON2_DATASETS/coco``.
 
 Detectron2's standard recipe (BGR, multi-scale short edge 640-800, max 1333, horizontal
-flip, batch 16), evaluated on ``coco_2017_val``:
+flip, batch 16), evaluated on ``coco_2017_val``; used by the fully supervised baselines in
+``configs/COCO-Detection/`` and meant for the methods' COCO experiments:
 
 * ``dataloader``: ``coco_2017_train``, boxes + masks;
 * ``dataloader_coarse_points``: ``coco_2017_train_coarse_points_s0`` (CPR / SAPNet);

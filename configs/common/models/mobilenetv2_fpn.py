@@ -2,7 +2,7 @@
 
 ``bottom_up`` is pointdet's :class:`MobileNetV2Backbone` (torchvision's MobileNetV2 features:
 res2..res5 = 24/32/96/320 channels at strides 4/8/16/32) loading torchvision's ImageNet
-checkpoint from the prepared demo data (``$DETECTRON2_DATASETS/pointdet_demo/weights``; set
+checkpoint ``pointdet://ImageNetPretrained/mobilenet_v2.pth`` (``IMAGENET_WEIGHTS``; set
 ``weights`` to None for random initialisation). Those weights expect RGB input normalised
 with ``PIXEL_MEAN`` / ``PIXEL_STD`` below (0-255 scale): models built on this backbone must
 use them and ``input_format="RGB"``.
@@ -12,23 +12,28 @@ use them and ``input_format="RGB"``.
 * ``mobilenetv2_fpn_gn_p3(...)``: the single-level point models' FPN (GN, P3 read).
 * ``mobilenetv2_fpn_p2p6(...)``: Faster/Mask R-CNN-style FPN, P2-P5 from res2..res5 plus P6
   by max-pooling P5.
+* ``mobilenetv2_res5(...)``: the res5 stage alone, the per-RoI box head of a C4 detector
+  (with ``mobilenetv2(out_features=("res4",))`` as the trunk).
 
-The weight path is stored as a plain string computed when the config is loaded (relative
-``DETECTRON2_DATASETS`` paths are resolved against the working directory at that moment).
+Loading a config looks nothing up: ``pointdet://...`` is resolved when the model is built, under
+``$DETECTRON2_DATASETS/pointdet_demo/weights/`` of the machine that builds it (the file comes
+from ``python tools/prepare_demo_data.py``).
 """
-import os
-
 from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone import FPN
 from detectron2.modeling.backbone.fpn import LastLevelMaxPool, LastLevelP6P7
-from pointdet.data.demo import MOBILENET_V2_FILE, demo_root
-from pointdet.modeling.backbone.mobilenetv2 import MobileNetV2Backbone
+from pointdet.modeling.backbone import (
+    IMAGENET_RGB_PIXEL_MEAN,
+    IMAGENET_RGB_PIXEL_STD,
+    MOBILENET_V2_IMAGENET_WEIGHTS,
+    MobileNetV2Backbone,
+    mobilenetv2_stage,
+)
 
-# torchvision's ImageNet checkpoint (IMAGENET1K_V1), prepared by tools/prepare_demo_data.py
-IMAGENET_WEIGHTS = os.path.abspath(os.path.join(demo_root(), "weights", MOBILENET_V2_FILE))
-# torchvision's normalisation, on the 0-255 scale, RGB order
-PIXEL_MEAN = [123.675, 116.28, 103.53]
-PIXEL_STD = [58.395, 57.12, 57.375]
+# torchvision's ImageNet checkpoint (IMAGENET1K_V1) and its input normalisation (RGB, 0-255)
+IMAGENET_WEIGHTS = MOBILENET_V2_IMAGENET_WEIGHTS
+PIXEL_MEAN = list(IMAGENET_RGB_PIXEL_MEAN)
+PIXEL_STD = list(IMAGENET_RGB_PIXEL_STD)
 
 
 def mobilenetv2(out_features=("res2", "res3", "res4", "res5"), weights=IMAGENET_WEIGHTS, norm="FrozenBN", freeze_at=0):
@@ -36,7 +41,8 @@ def mobilenetv2(out_features=("res2", "res3", "res4", "res5"), weights=IMAGENET_
 
     Args:
         out_features: among res2..res5.
-        weights: torchvision ImageNet state-dict path, or None for random initialisation.
+        weights: torchvision ImageNet state dict (a ``pointdet://`` name, a file path or any
+            path Detectron2's ``PathManager`` opens), or None for random initialisation.
         norm: "FrozenBN" (ImageNet statistics kept, the default for small batches), "BN",
             "SyncBN" or "GN".
         freeze_at: 0 trains everything; N freezes the stem and the first N-1 stages.
@@ -44,6 +50,12 @@ def mobilenetv2(out_features=("res2", "res3", "res4", "res5"), weights=IMAGENET_
     return L(MobileNetV2Backbone)(
         out_features=list(out_features), weights=weights, norm=norm, freeze_at=freeze_at
     )
+
+
+def mobilenetv2_res5(weights=IMAGENET_WEIGHTS, norm="FrozenBN"):
+    """LazyCall config of MobileNetV2's res5 stage (96 -> 320 channels, stride 2) as a module:
+    the per-RoI head of a C4 detector (``Res5ROIHeads.res5``), FrozenBN as Detectron2's C4 res5."""
+    return L(mobilenetv2_stage)(name="res5", weights=weights, norm=norm)
 
 
 def mobilenetv2_fpn_p3p7(out_channels=256, **bottom_up_kwargs):
@@ -85,3 +97,4 @@ def mobilenetv2_fpn_gn_p3(out_channels=256, **bottom_up_kwargs):
 
 bottom_up = mobilenetv2()
 backbone = mobilenetv2_fpn_p3p7()
+res5_head = mobilenetv2_res5()

@@ -3,13 +3,16 @@
 ``resnet_fpn_gn_p3(depth)``: the point models' FPN (CPRNet, P2PNet): GN, P3-P5 from
 res3..res5 and no extra level, of which the models read P3 (the reference FPN's
 ``start_level=1, num_outs=1``). ``BGR_PIXEL_MEAN`` / ``BGR_PIXEL_STD`` go with Detectron2's
-MSRA weights (``train.init_checkpoint = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"``).
+MSRA weights (``train.init_checkpoint = R50_IMAGENET_CHECKPOINT``).
 """
 from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone import FPN, BasicStem, ResNet
+from pointdet.modeling.backbone import MSRA_BGR_PIXEL_MEAN, MSRA_BGR_PIXEL_STD
 
-BGR_PIXEL_MEAN = [103.530, 116.280, 123.675]
-BGR_PIXEL_STD = [1.0, 1.0, 1.0]
+BGR_PIXEL_MEAN = list(MSRA_BGR_PIXEL_MEAN)
+BGR_PIXEL_STD = list(MSRA_BGR_PIXEL_STD)
+# Detectron2's ImageNet R-50 (MSRA, BGR), fetched by Detectron2's checkpointer where there is a network
+R50_IMAGENET_CHECKPOINT = "detectron2://ImageNetPretrained/MSRA/R-50.pkl"
 
 
 def resnet_fpn_gn_p3(depth=50, out_channels=256):

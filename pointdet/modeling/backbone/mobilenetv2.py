@@ -18,16 +18,22 @@ res5     [14:18]                      320       32
 (channels for ``width_mult=1``; the final 1x1 conv to 1280 channels, ``features[18]``, and
 the classifier are not used.)
 
-Input: the torchvision weights expect **RGB** images normalised with mean
-``[123.675, 116.28, 103.53]`` and std ``[58.395, 57.12, 57.375]`` on the 0-255 scale; configs
-must set ``MODEL.PIXEL_MEAN`` / ``MODEL.PIXEL_STD`` to these and ``INPUT.FORMAT = "RGB"``.
+Input: the torchvision weights expect **RGB** images normalised with
+:data:`~pointdet.modeling.backbone.imagenet.IMAGENET_RGB_PIXEL_MEAN` / ``_STD`` (0-255 scale);
+configs must set ``MODEL.PIXEL_MEAN`` / ``MODEL.PIXEL_STD`` to these and ``INPUT.FORMAT = "RGB"``.
 
 The ImageNet weights are loaded when the backbone is built (``weights`` /
-``MODEL.MOBILENETV2.WEIGHTS``), so detector training starts with ``MODEL.WEIGHTS = ""``.
+``MODEL.MOBILENETV2.WEIGHTS``, e.g. ``pointdet://ImageNetPretrained/mobilenet_v2.pth``), so
+detector training starts with ``MODEL.WEIGHTS = ""``.
+
+For a C4 detector (Faster R-CNN C4, :class:`~pointdet.modeling.roi_heads.MobileNetV2Res5ROIHeads`)
+the backbone stops at res4 (stride 16) and :func:`mobilenetv2_stage` builds res5 as the per-RoI
+box head, from the same checkpoint.
 """
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from collections import OrderedDict
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import nn
@@ -37,6 +43,7 @@ from detectron2.config import configurable
 from detectron2.layers import FrozenBatchNorm2d, ShapeSpec, get_norm
 from detectron2.modeling.backbone import BACKBONE_REGISTRY, FPN, Backbone
 from detectron2.modeling.backbone.fpn import LastLevelMaxPool, LastLevelP6P7
+from detectron2.utils.file_io import PathManager
 
 __all__ = [
     "MobileNetV2Backbone",
@@ -44,12 +51,8 @@ __all__ = [
     "build_mobilenetv2_backbone",
     "build_mobilenetv2_fpn_backbone",
     "build_retinanet_mobilenetv2_fpn_backbone",
-    "IMAGENET_PIXEL_MEAN",
-    "IMAGENET_PIXEL_STD",
+    "mobilenetv2_stage",
 ]
-
-IMAGENET_PIXEL_MEAN = [123.675, 116.28, 103.53]
-IMAGENET_PIXEL_STD = [58.395, 57.12, 57.375]
 
 # stage name -> slice of torchvision's ``features``
 _STAGES = {"stem": (0, 2), "res2": (2, 4), "res3": (4, 7), "res4": (7, 14), "res5": (14, 18)}
@@ -62,7 +65,7 @@ def add_mobilenetv2_config(cfg):
     """Add ``cfg.MODEL.MOBILENETV2.*`` (in place; returns cfg).
 
     WEIGHTS: path of torchvision's ImageNet state dict ("" = random init), e.g.
-        ``pointdet.data.demo.mobilenet_v2_imagenet_weights()``.
+        ``pointdet://ImageNetPretrained/mobilenet_v2.pth`` (resolved when the model is built).
     OUT_FEATURES: among res2..res5.
     NORM: "FrozenBN" | "BN" | "SyncBN" | "NaiveSyncBN" | "GN".
     FREEZE_AT: 0 trains everything; N freezes the stem and the first N-1 stages.
@@ -108,17 +111,73 @@ def _replace_bn(module: nn.Module, norm: str) -> nn.Module:
 
 
 def _load_imagenet_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    if not os.path.isfile(path):
+    # PathManager resolves pointdet:// (raising FileNotFoundError that names the command
+    # fetching the file), detectron2:// and URLs; a plain path is returned as it is.
+    local = PathManager.get_local_path(path)
+    if not os.path.isfile(local):
         raise FileNotFoundError(
-            f"MobileNetV2 weights file not found: {path}. Run `python tools/prepare_demo_data.py` to fetch "
+            f"MobileNetV2 weights file not found: {local}. Run `python tools/prepare_demo_data.py` to fetch "
             f"torchvision's ImageNet checkpoint, or set weights=None / MODEL.MOBILENETV2.WEIGHTS='' for random init."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(local, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: not a torchvision MobileNetV2 state dict (expected a dict of tensors)")
     return state
+
+
+def _check_norm(norm: str):
+    if norm not in _NORMS:
+        raise ValueError(f"MobileNetV2: unknown norm {norm!r}; choose among {_NORMS}")
+
+
+def _torchvision_stages(
+    names: Sequence[str], weights: Optional[str], norm: str, width_mult: float
+) -> "OrderedDict[str, nn.Sequential]":
+    """torchvision's ``mobilenet_v2(width_mult).features`` split into the stages ``names``
+    (see the module table), ImageNet ``weights`` loaded (strict) when given, every BatchNorm
+    replaced by ``norm``."""
+    import torchvision
+
+    net = torchvision.models.mobilenet_v2(weights=None, width_mult=width_mult)
+    if weights:
+        state = _load_imagenet_state_dict(weights)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise RuntimeError(
+                f"{weights}: does not match torchvision mobilenet_v2(width_mult={width_mult}): {e}"
+            ) from None
+    layers = list(net.features.children())
+    stages = OrderedDict()
+    for name in names:
+        a, b = _STAGES[name]
+        stages[name] = _replace_bn(nn.Sequential(*layers[a:b]), norm)
+    return stages
+
+
+def mobilenetv2_stage(
+    name: str = "res5", *, weights: Optional[str] = None, norm: str = "FrozenBN", width_mult: float = 1.0
+) -> nn.Sequential:
+    """One stage of torchvision's MobileNetV2 as a module, e.g. res5 (``features[14:18]``:
+    C_res4 -> 320 channels for ``width_mult=1``, stride 2) as the per-RoI head of a C4
+    detector, in place of Detectron2's ResNet res5 block.
+
+    Args:
+        name: among "stem", "res2".."res5".
+        weights, norm, width_mult: as :class:`MobileNetV2Backbone` (the stage's layers take
+            the checkpoint's values for ``features[a:b]``).
+
+    Returns:
+        ``nn.Sequential`` of torchvision ``InvertedResidual`` blocks; the last block's
+        ``out_channels`` is the output width. Input (R, C_in, H, W) -> (R, C_out, ceil(H/2),
+        ceil(W/2)) for the stride-2 stages.
+    """
+    if name not in _STAGES:
+        raise ValueError(f"mobilenetv2_stage: unknown stage {name!r}; choose among {_STAGE_ORDER}")
+    _check_norm(norm)
+    return _torchvision_stages([name], weights or None, norm, width_mult)[name]
 
 
 class MobileNetV2Backbone(Backbone):
@@ -152,45 +211,27 @@ class MobileNetV2Backbone(Backbone):
             width_mult: torchvision's width multiplier (the ImageNet checkpoint is for 1.0).
         """
         super().__init__()
-        import torchvision
-
         out_features = list(out_features)
         if not out_features:
             raise ValueError("MobileNetV2Backbone: out_features is empty")
         for f in out_features:
             if f not in _STAGES:
                 raise ValueError(f"MobileNetV2Backbone: unknown out_feature {f!r}; choose among {_STAGE_ORDER}")
-        if norm not in _NORMS:
-            raise ValueError(f"MobileNetV2Backbone: unknown norm {norm!r}; choose among {_NORMS}")
+        _check_norm(norm)
         if not 0 <= freeze_at <= len(_STAGE_ORDER):
             raise ValueError(f"MobileNetV2Backbone: freeze_at must be in [0, {len(_STAGE_ORDER)}], got {freeze_at}")
-
-        net = torchvision.models.mobilenet_v2(weights=None, width_mult=width_mult)
-        if weights:
-            state = _load_imagenet_state_dict(weights)
-            try:
-                net.load_state_dict(state, strict=True)
-            except RuntimeError as e:
-                raise RuntimeError(
-                    f"{weights}: does not match torchvision mobilenet_v2(width_mult={width_mult}): {e}"
-                ) from None
-        self.weights = weights or None
 
         last = max(_STAGE_ORDER.index(f) for f in out_features)
         self.stage_names = _STAGE_ORDER[: last + 1]
         self._out_features = [f for f in _STAGE_ORDER if f in out_features]  # network order
+        self.weights = weights or None
         self._out_feature_strides = {}
         self._out_feature_channels = {}
-        for name in self.stage_names:
-            a, b = _STAGES[name]
-            stage = nn.Sequential(*list(net.features.children())[a:b])
-            stage = _replace_bn(stage, norm)
+        for name, stage in _torchvision_stages(self.stage_names, self.weights, norm, width_mult).items():
             self.add_module(name, stage)
-            self._out_feature_strides[name] = _STRIDES[name]
-            self._out_feature_channels[name] = stage[-1].out_channels
-        for f in list(self._out_feature_strides):
-            if f not in self._out_features:
-                del self._out_feature_strides[f], self._out_feature_channels[f]
+            if name in self._out_features:
+                self._out_feature_strides[name] = _STRIDES[name]
+                self._out_feature_channels[name] = stage[-1].out_channels
         self.freeze(freeze_at)
 
     @classmethod
