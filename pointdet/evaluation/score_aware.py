@@ -122,7 +122,7 @@ def load_results_into_coco(coco_gt: COCO, results: Sequence[Dict[str, Any]], iou
         # As Detectron2: drop boxes so that pycocotools uses the mask area for the area ranges.
         results = [{k: v for k, v in r.items() if k != "bbox"} for r in results]
     else:
-        results = [dict(r) for r in results]
+        results = [r.copy() for r in results]
     if len(results) == 0:
         # pycocotools cannot load an empty list: an empty result set scores 0 wherever GT exists.
         return coco_from_dict(

@@ -27,7 +27,7 @@ shortcut for (image, category) pairs without GT, where there is nothing to match
 """
 import math
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from pycocotools.cocoeval import COCOeval
