@@ -1,8 +1,8 @@
 """Readable per-image reference implementation of point localization AP.
 
 This is the straightforward loop form of the rules in :mod:`pointdet.evaluation.point_ap_core`
-(the reference LocationEvaluator's, see ``projects/CPR/README.md``): for every category, area range, tau and max-dets value it walks the
-images one by one, matches each image's detections with plain Python loops, pools the
+(the CPR authors' LocationEvaluator's, see ``projects/CPR/README.md``): for every category,
+area range, tau and max-dets value it walks the images one by one, matches each image's detections with plain Python loops, pools the
 detections and computes AP. It exists to check the vectorised :func:`evaluate_point_ap`
 (tests assert equal outputs on random data) and as the baseline of
 ``tools/benchmark_evaluators.py``. Use :func:`evaluate_point_ap` for real evaluations.

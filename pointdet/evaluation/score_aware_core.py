@@ -371,10 +371,12 @@ def format_score_aware_table(table: Dict[str, Any]) -> str:
     """Markdown table of a :func:`score_aware_table`: the AP@S row, then one row per threshold
     with its exact value; every number is in percent."""
     thresholds = table["thresholds"]
+    note = ""
+    if list(thresholds) == [float(t) for t in SCORE_THRESHOLDS]:
+        note = " (a score of exactly 0.5 is kept at S_5; one of exactly 0.3 is below S_3, t_3 = 0.30000000000000004)"
     lines = [
         f"Score-aware AP (SIOD), {table['iou_type']}, values in percent. Row S_i keeps the detections with "
-        f"score >= t_i, t_i printed exactly (a score equal to the printed 0.1 or 0.5 is kept, one of exactly "
-        f"0.3 is below 0.30000000000000004). AP@S averages every threshold (Eq. 8).",
+        f"score >= t_i, t_i printed exactly{note}. The AP@S row averages every threshold (Eq. 8).",
         "| row | t | " + " | ".join(STAT_NAMES) + " |",
         "|" + "---|" * (len(STAT_NAMES) + 2),
     ]

@@ -50,7 +50,7 @@ def _ap(fn, gt, dets, **kw):
     return fn(gt, dets, **kw)
 
 
-# ---------------------------------------------------------------------------------------- toy (cpr.md 4.5)
+# ---------------------------------------------------------------------------------------- toy: class A and an empty class B
 @pytest.mark.parametrize("fn", BOTH)
 def test_cpr_toy_0_7475(fn):
     gt = _gt(
