@@ -1,67 +1,68 @@
 #!/usr/bin/env python
-"""Score-aware COCO AP (SIOD) of a COCO results file: AP@S, AP@S_0..AP@S_9 and all 12 COCO
-stats per score threshold.
+"""Score-aware COCO AP (SIOD) of a COCO results file: the AP@S row and the 12 COCO stats per
+score threshold, in percent, for bbox and/or segm.
 
 Usage::
 
-    python tools/evaluate_score_aware.py GT.json RESULTS.json --iou-type bbox \
+    python tools/evaluate_score_aware.py GT.json RESULTS.json [--iou-type bbox segm] \
         [--round-scores] [--output-json OUT.json] [--plot OUT.png]
 
-Bad input (unknown image or category ids, NaN scores, malformed JSON) stops with an error
-that names the file and the offending entry; nothing is written then.
+Row S_i keeps the detections with score >= t_i, t = numpy.arange(0, 1, 0.1) as exact doubles
+(printed in full: t_3 = 0.30000000000000004, so a score of exactly 0.3 is below S_3, as in the
+SIOD code). The AP@S row averages every threshold (SIOD Eq. 8). --output-json holds
+``{task: table}``. Bad input (unknown image or category ids, NaN scores, malformed JSON, an
+output naming an input file) stops with an error naming the file and the entry, exit code 2;
+nothing is written then.
 """
 import argparse
 import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def format_table(out) -> str:
-    """Markdown table: one row per threshold, the 12 COCO stats in percent."""
-    from pointdet.evaluation.score_aware import STAT_NAMES
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
 
-    table = out["table"]
-    lines = ["| S | t | " + " | ".join(STAT_NAMES) + " |", "|" + "---|" * (len(STAT_NAMES) + 2)]
-    for row in table["per_threshold"]:
-        vals = ["nan" if row[n] is None else f"{row[n]:.2f}" for n in STAT_NAMES]
-        lines.append(f"| {row['name']} | {row['threshold']:.2f} | " + " | ".join(vals) + " |")
-    m = out["metrics"]
-    lines.append("")
-    lines.append(", ".join(f"{k} = {v:.2f}" for k, v in m.items()))
-    return "\n".join(lines)
+
+def build_parser():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap.add_argument("gt_json", help="COCO ground-truth instances file")
+    ap.add_argument("results_json", help="COCO results file (a JSON list of detections)")
+    ap.add_argument("--iou-type", nargs="+", choices=("bbox", "segm"), default=["bbox"],
+                    help="task(s) evaluated from the same results file")
+    ap.add_argument("--round-scores", action="store_true", help="round scores to 2 decimals (SIOD code parity)")
+    ap.add_argument("--max-dets", type=int, default=100, help="detections per image for AP (COCO: 100)")
+    ap.add_argument("--output-json", default=None, help="write the AP@S row and all 12 stats per threshold here")
+    ap.add_argument("--plot", default=None, help="save AP versus score threshold as a PNG here")
+    return ap
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Score-aware COCO AP (SIOD AP@S).")
-    ap.add_argument("gt_json", help="COCO ground-truth instances file")
-    ap.add_argument("results_json", help="COCO results file (a JSON list of detections)")
-    ap.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox")
-    ap.add_argument("--round-scores", action="store_true", help="round scores to 2 decimals (CenterNet/SIOD parity)")
-    ap.add_argument("--max-dets", type=int, default=100, help="detections per image for AP (COCO: 100)")
-    ap.add_argument("--output-json", default=None, help="write AP@S and all 12 stats per threshold here")
-    ap.add_argument("--plot", default=None, help="save AP versus score threshold as a PNG here")
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
     from pointdet.data.coco_io import CocoFormatError
-    from pointdet.evaluation.score_aware import evaluate_score_aware
+    from pointdet.evaluation.score_aware import evaluate_score_aware_tasks, format_score_aware_table
 
     try:
-        out = evaluate_score_aware(
+        out = evaluate_score_aware_tasks(
             args.gt_json,
             args.results_json,
-            iou_type=args.iou_type,
+            iou_types=args.iou_type,
             round_scores=args.round_scores,
             max_dets=(1, 10, args.max_dets),
             output_json=args.output_json,
             plot_path=args.plot,
         )
-    except (CocoFormatError, FileNotFoundError) as e:
+    except (CocoFormatError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_table(out))
+    for result in out.values():
+        print(format_score_aware_table(result["table"]))
+        print()
     return 0
 
 

@@ -1,38 +1,32 @@
-"""Plotting helpers for evaluation outputs (matplotlib, Agg backend, PNG files).
+"""Plotting helpers for evaluation outputs (matplotlib, PNG files).
 
-Each helper is a separate function writing one figure; other evaluators may add their own
-functions here (keep them separate). Files are written through a temporary name and renamed,
-so a failed plot never leaves a half-written PNG.
+Each helper is a separate function writing one figure. Figures are drawn on matplotlib's
+Agg canvas directly (no pyplot, no change of the process-wide backend) and written through
+:func:`pointdet.utils.file_io.atomic_open` (a temporary file with an unpredictable name,
+renamed when complete), so a failed plot never leaves a half-written PNG.
 """
-import os
 from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["plot_point_pr_curves", "plot_relative_position_heatmap"]
+from pointdet.utils.file_io import atomic_open
+
+__all__ = ["plot_point_pr_curves", "plot_relative_position_heatmap", "plot_ap_vs_score_threshold"]
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
-    return plt
 
-
-def _save(fig, path: str) -> None:
-    plt = _pyplot()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp_{os.getpid()}_{os.path.basename(path)}")
-    try:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _save(fig, path: str, **kwargs) -> str:
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", **kwargs)
+    return path
 
 
 def plot_point_pr_curves(
@@ -44,35 +38,34 @@ def plot_point_pr_curves(
     The curves are the kept (recall, precision) points of the reference rules (no precision
     envelope), drawn as steps. Returns ``path``.
     """
-    plt = _pyplot()
-    T = len(result.taus)
-    mi = max_dets_index % len(result.max_dets)
-    fig, axes = plt.subplots(1, T, figsize=(4.2 * T, 4), squeeze=False)
-    for ti, tau in enumerate(result.taus):
-        ax = axes[0, ti]
+    num_taus = len(result.taus)
+    m = max_dets_index % len(result.max_dets)
+    fig = _figure(figsize=(4.2 * num_taus, 4))
+    axes = fig.subplots(1, num_taus, squeeze=False)
+    for t, tau in enumerate(result.taus):
+        ax = axes[0, t]
         for k, name in enumerate(result.category_names[:max_classes]):
-            rec, prec = result.curves[(k, area_index, ti, mi)]
-            ax.step(np.asarray(rec, np.float64), prec, where="post",
-                    label=f"{name} AP={result.ap[k, area_index, ti, mi] * 100:.1f}")
+            recall, precision = result.curves[(k, area_index, t, m)]
+            ax.step(np.asarray(recall, np.float64), precision, where="post",
+                    label=f"{name} AP={result.ap[k, area_index, t, m] * 100:.1f}")
         ax.set_xlim(0, 1.0)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
         ax.set_title(
-            f"tau={tau}  area={result.area_labels[area_index]}  mAP={result.mean_ap[area_index, ti, mi] * 100:.1f}"
+            f"tau={tau}  area={result.area_labels[area_index]}  mAP={result.mean_ap[area_index, t, m] * 100:.1f}"
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower left")
-    _save(fig, path)
-    return path
+    return _save(fig, path, dpi=100, bbox_inches="tight")
 
 
 def plot_relative_position_heatmap(
     hist: np.ndarray, xedges: Sequence[float], yedges: Sequence[float], path: str, title: Optional[str] = None
 ) -> str:
     """Heat-map of a normalised relative-position histogram (CPR Fig. 6). Returns ``path``."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig = _figure(figsize=(4.5, 4))
+    ax = fig.subplots()
     im = ax.imshow(
         hist, origin="upper", extent=(xedges[0], xedges[-1], yedges[-1], yedges[0]), cmap="viridis",
         interpolation="nearest",
@@ -82,5 +75,51 @@ def plot_relative_position_heatmap(
     if title:
         ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, label="Prob(x', y')")
-    _save(fig, path)
-    return path
+    return _save(fig, path, dpi=100, bbox_inches="tight")
+
+
+def plot_ap_vs_score_threshold(
+    stats,
+    thresholds: Sequence[float],
+    path: str,
+    title: str = "score-aware AP",
+    stat_names: Sequence[str] = ("AP", "AP50", "AP75"),
+) -> str:
+    """COCO stats (percent) versus the score threshold (SIOD score-aware AP), as a PNG.
+
+    Args:
+        stats: (S, 12) array of per-threshold COCO stats (fractions, -1 undefined), or a dict
+            ``{title: (S, 12) array}`` for one panel per entry (e.g. per task).
+        thresholds: (S,) score thresholds.
+        path: output PNG path (folders are created).
+        stat_names: which of the 12 COCO stats to draw.
+    Returns:
+        ``path``.
+    """
+    from .score_aware_core import STAT_NAMES
+
+    panels = dict(stats) if isinstance(stats, dict) else {title: stats}
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    for name, s in panels.items():
+        s = np.asarray(s, dtype=np.float64)
+        if s.ndim != 2 or s.shape != (len(thresholds), len(STAT_NAMES)):
+            raise ValueError(
+                f"stats must be (S, {len(STAT_NAMES)}) with S = len(thresholds) = {len(thresholds)}, "
+                f"got {s.shape} for {name!r}"
+            )
+    fig = _figure(figsize=(5 * len(panels), 3.5), dpi=100)
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (panel_title, s) in zip(axes[0], panels.items()):
+        s = np.asarray(s, dtype=np.float64)
+        for name in stat_names:
+            j = STAT_NAMES.index(name)
+            ax.plot(thresholds, np.where(s[:, j] >= 0, s[:, j] * 100, np.nan), marker="o", label=name)
+        if np.all(s[:, 0] >= 0):
+            ax.axhline(float(np.mean(s[:, 0]) * 100), color="gray", linestyle="--", label="AP@S (mean)")
+        ax.set_xlabel("score threshold t (kept: score >= t)")
+        ax.set_ylabel("AP (%)")
+        ax.set_title(panel_title)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,32 +1,33 @@
 """Readable per-image reference implementation of point localization AP.
 
-This is the straightforward loop form of the rules in :mod:`pointdet.evaluation.point_ap`
-(cpr.md section 4.4): for every category, area range, tau and max-dets value it walks the
-images one by one, matches each image's detections with plain Python loops, pools the
+This is the straightforward loop form of the rules in :mod:`pointdet.evaluation.point_ap_core`
+(the CPR authors' LocationEvaluator's, see ``projects/CPR/README.md``): for every category,
+area range, tau and max-dets value it walks the images one by one, matches each image's detections with plain Python loops, pools the
 detections and computes AP. It exists to check the vectorised :func:`evaluate_point_ap`
 (tests assert equal outputs on random data) and as the baseline of
 ``tools/benchmark_evaluators.py``. Use :func:`evaluate_point_ap` for real evaluations.
 
-Only input parsing (:func:`prepare_point_eval_inputs`) and the result container are shared
-with the vectorised code; matching and AP are written out independently here.
+Only input parsing (:func:`prepare_point_eval_inputs`) and the result container (with its
+``empty_class_rule``) are shared with the vectorised code; matching and AP are written out
+independently here. To reproduce the reference evaluator's numbers, pass
+``empty_class_rule="reference"`` and ``ignore_rule="reference"``.
 """
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from .point_ap import (
+from .point_ap_core import (
     DEFAULT_MAX_DETS,
     DEFAULT_TAUS,
     RECALL_THRESHOLDS,
     SCORE_GROUP_EPS,
-    PointAPResult,
-    PointEvalInputs,
-    _check_params,
+    check_params,
     match_value_threshold,
-    prepare_point_eval_inputs,
     resolve_area_ranges,
     size_bounds,
 )
+from .point_ap_inputs import PointEvalInputs, check_ignore_rule, prepare_point_eval_inputs
+from .point_ap_result import PointAPResult
 
 __all__ = ["evaluate_point_ap_reference", "match_image_reference", "pr_ap_reference"]
 
@@ -50,16 +51,16 @@ def match_image_reference(points, scores, gt_center, gt_wh, gt_ignored, tau):
     reg = np.flatnonzero(~gt_ignored)
     ign = np.flatnonzero(gt_ignored)
 
-    def values(gt_idx):
-        # V[i, j] = 1 / (1 + d^2), d from CPR Eq. 12 computed in float32
-        V = np.empty((D, len(gt_idx)))
+    def match_values(gt_idx):
+        # [i, j] = 1 / (1 + d^2), d from CPR Eq. 12 computed in float32
+        d2 = np.empty((D, len(gt_idx)))
         for i in range(D):
             d = (points[i][None, :] - gt_center[gt_idx]) / gt_wh[gt_idx]
-            V[i] = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
-        return 1.0 / (1.0 + V)
+            d2[i] = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+        return 1.0 / (1.0 + d2)
 
     if len(reg):
-        V = values(reg)
+        value = match_values(reg)
         # score groups: a group ends where the score leaves its first score by >= eps
         groups, start = [], 0
         for i in range(1, D):
@@ -76,8 +77,8 @@ def match_image_reference(points, scores, gt_center, gt_wh, gt_ignored, tau):
                     if not det_free[i - s]:
                         continue
                     for j in range(len(reg)):
-                        if gt_free[j] and V[i, j] > best:
-                            best, best_pair = V[i, j], (i, j)
+                        if gt_free[j] and value[i, j] > best:
+                            best, best_pair = value[i, j], (i, j)
                 if best < vth:
                     break
                 i, j = best_pair
@@ -87,15 +88,15 @@ def match_image_reference(points, scores, gt_center, gt_wh, gt_ignored, tau):
             if not any(gt_free):
                 break
     if len(ign):
-        IV = values(ign)
+        ignored_value = match_values(ign)
         for i in range(D):
-            if not is_tp[i] and IV[i].max() >= vth:
+            if not is_tp[i] and ignored_value[i].max() >= vth:
                 is_ign[i] = True
     return is_tp, is_ign
 
 
 def pr_ap_reference(tp_flags, scores, npos):
-    """Recall/precision points and (AP, AR) of one category (cpr.md 4.4 steps 3-7).
+    """Recall/precision points and (AP, AR) of one category.
 
     Args:
         tp_flags: (N,) bool of pooled non-ignored detections (any order).
@@ -141,11 +142,16 @@ def evaluate_point_ap_reference(
     taus: Sequence[float] = DEFAULT_TAUS,
     max_dets: Sequence[int] = DEFAULT_MAX_DETS,
     area_ranges: Union[str, Sequence[Tuple[str, float, float]]] = "coco",
+    *,
+    empty_class_rule: str = "coco",
+    ignore_rule: str = "iscrowd_or_ignore",
 ) -> PointAPResult:
     """Same signature and output as :func:`pointdet.evaluation.evaluate_point_ap`, slow and plain."""
-    taus, max_dets = _check_params(taus, max_dets)
+    taus, max_dets = check_params(taus, max_dets)
     area_ranges = resolve_area_ranges(area_ranges)
+    check_ignore_rule(ignore_rule)
     inp = gt if isinstance(gt, PointEvalInputs) else prepare_point_eval_inputs(gt, results)
+    gt_ignore_region = inp.gt_ignored(ignore_rule)
     K, A, T, M = len(inp.category_ids), len(area_ranges), len(taus), len(max_dets)
     bounds = size_bounds(area_ranges)
     size = inp.gt_size
@@ -168,7 +174,7 @@ def evaluate_point_ap_reference(
                     pooled_tp, pooled_scores = [], []
                     for img in range(len(inp.image_ids)):
                         g = np.array(gts_by_img[img], dtype=np.int64)
-                        ignored = inp.gt_ignore[g] | (size[g] < lo) | (size[g] >= hi)
+                        ignored = gt_ignore_region[g] | (size[g] < lo) | (size[g] >= hi)
                         npos += int((~ignored).sum())
                         d = np.array(dets_by_img[img], dtype=np.int64)
                         if len(d) == 0:
@@ -187,14 +193,16 @@ def evaluate_point_ap_reference(
                     ap[k, a, t, m], ar[k, a, t, m] = ap_k, ar_k
                     curves[(k, a, t, m)] = (rec, prec)
                     npos_all[k, a] = npos
-    return PointAPResult(
+    return PointAPResult.from_reference_values(
+        ap,
+        ar,
+        npos_all,
+        empty_class_rule=empty_class_rule,
+        ignore_rule=ignore_rule,
         category_ids=list(inp.category_ids),
         category_names=list(inp.category_names),
         area_ranges=tuple(area_ranges),
         taus=tuple(taus),
         max_dets=tuple(max_dets),
-        ap=ap,
-        ar=ar,
-        npos=npos_all,
         curves=curves,
     )

@@ -1,5 +1,7 @@
 """Point localization mAP: hand-computed rule cases, vectorised == reference, evaluator, errors."""
 import json
+import logging
+import math
 import os
 
 import numpy as np
@@ -12,14 +14,16 @@ from pointdet.data.coco_io import CocoFormatError
 from pointdet.evaluation.point_ap import (
     COCO_AREA_RANGES,
     PointAPEvaluator,
-    _greedy_match,
     evaluate_point_ap,
     prepare_point_eval_inputs,
 )
+from pointdet.evaluation.point_ap_core import _greedy_match
 from pointdet.evaluation.point_ap_reference import evaluate_point_ap_reference
 
 ALL = [("all", 0.0, 1e10)]
 BOTH = [evaluate_point_ap, evaluate_point_ap_reference]
+# the reference evaluator's rules, for the cases that check its numbers
+REFERENCE = dict(empty_class_rule="reference", ignore_rule="reference")
 
 
 def _gt(anns, n_images=1, n_cats=1):
@@ -46,7 +50,7 @@ def _ap(fn, gt, dets, **kw):
     return fn(gt, dets, **kw)
 
 
-# ---------------------------------------------------------------------------------------- toy (cpr.md 4.5)
+# ---------------------------------------------------------------------------------------- toy: class A and an empty class B
 @pytest.mark.parametrize("fn", BOTH)
 def test_cpr_toy_0_7475(fn):
     gt = _gt(
@@ -64,12 +68,15 @@ def test_cpr_toy_0_7475(fn):
         _det(75, 15, 0.6),  # on the crowd box -> ignored
         _det(55, 55, 0.5),  # TP
     ]
-    r = _ap(fn, gt, dets)
+    r = _ap(fn, gt, dets, **REFERENCE)
     # class A: PR points (0,0),(0.5,0.5),(1,0.5): AP = 100 * 0.5 / 101; class B empty: AP 1
     assert r.ap[0, 0, 0, 0] == pytest.approx(50 / 101, abs=1e-12)
     assert r.ap[1, 0, 0, 0] == 1.0
     assert round(float(r.mean_ap[0, 0, 0]), 4) == 0.7475
     assert r.metrics()["AP@1.0"] == pytest.approx(100 * (50 / 101 + 1) / 2)
+    # COCO's convention (default): class B has no GT and is left out of the mean
+    r = _ap(fn, gt, dets)
+    assert math.isnan(r.ap[1, 0, 0, 0]) and r.mean_ap[0, 0, 0] == pytest.approx(50 / 101, abs=1e-12)
 
 
 # ---------------------------------------------------------------------------------------- distance
@@ -172,7 +179,7 @@ def test_empty_class_rules(fn):
     # class 1: GT only; class 2: nothing; class 3: dets only; class 4: large GT only
     gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [0, 0, 100, 100], "category_id": 4}], n_cats=4)
     dets = [_det(50, 50, 0.9, category_id=3), _det(50, 50, 0.9, category_id=4)]
-    r = _ap(fn, gt, dets, area_ranges=COCO_AREA_RANGES)
+    r = _ap(fn, gt, dets, area_ranges=COCO_AREA_RANGES, empty_class_rule="reference")
     assert r.ap[:, 0, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
     assert r.ar[:, 0, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
     # 'small': class 4's GT is out of range and absorbs its det -> no GT, no det -> 1
@@ -183,9 +190,16 @@ def test_empty_class_rules(fn):
 @pytest.mark.parametrize("fn", BOTH)
 def test_empty_class_with_far_detection_is_zero(fn):
     gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [0, 0, 100, 100], "category_id": 2}], n_cats=2)
-    r = _ap(fn, gt, [_det(5, 5, 0.9), _det(190, 190, 0.9, category_id=2)], area_ranges=COCO_AREA_RANGES)
+    dets = [_det(5, 5, 0.9), _det(190, 190, 0.9, category_id=2)]
+    r = _ap(fn, gt, dets, area_ranges=COCO_AREA_RANGES, empty_class_rule="reference")
     # 'small': class 2 has no GT in range, but its det is not absorbed -> AP 0
     assert r.ap[:, 1, 0, 0].tolist() == [1.0, 0.0]
+    # COCO's convention: class 2 is missing in 'small' (not 0), class 1 missing in 'large'
+    r = _ap(fn, gt, dets, area_ranges=COCO_AREA_RANGES)
+    assert r.ap[0, 1, 0, 0] == 1.0 and math.isnan(r.ap[1, 1, 0, 0])
+    assert r.missing_categories() == {"all": [], "small": ["c2"], "medium": ["c1", "c2"], "large": ["c1"]}
+    assert r.missing_area_ranges() == ["medium"]
+    assert r.mean_ap[:, 0, 0].tolist()[:2] == [pytest.approx((1 + 0) / 2), 1.0]
 
 
 # ---------------------------------------------------------------------------------------- maxDets, FPs
@@ -258,10 +272,12 @@ def _assert_same(a, b):
     tie_levels=st.sampled_from([None, 2, 5, "eps"]),
     max_dets=st.sampled_from([[100], [3, 10]]),
     taus=st.sampled_from([[0.5, 1.0, 2.0], [0.3], [1.0, 4.0]]),
+    ignore_rule=st.sampled_from(["reference", "iscrowd_or_ignore"]),
 )
-def test_vectorized_equals_reference_random(seed, tie_levels, max_dets, taus):
+def test_vectorized_equals_reference_random(seed, tie_levels, max_dets, taus, ignore_rule):
     gt, dets = _random_problem(seed, tie_levels=tie_levels)
-    kw = dict(taus=taus, max_dets=max_dets, area_ranges=[("all", 0, 1e10), ("s", 0, 40**2), ("l", 40**2, 1e10)])
+    kw = dict(taus=taus, max_dets=max_dets, area_ranges=[("all", 0, 1e10), ("s", 0, 40**2), ("l", 40**2, 1e10)],
+              empty_class_rule="reference", ignore_rule=ignore_rule)
     inp = prepare_point_eval_inputs(gt, dets)
     _assert_same(evaluate_point_ap(inp, None, **kw), evaluate_point_ap_reference(inp, None, **kw))
 
@@ -271,7 +287,7 @@ def test_vectorized_equals_reference_large_blocks_and_small_chunks(tie_levels):
     # > 32 detections per block (several greedy windows), > 16 tied scores (non-stable sort),
     # and a tiny chunk budget (many chunks)
     gt, dets = _random_problem(7, n_img=3, n_cat=2, max_gt=25, max_det=70, tie_levels=tie_levels)
-    kw = dict(taus=[0.5, 1.0, 2.0], max_dets=[50, 100], area_ranges="coco")
+    kw = dict(taus=[0.5, 1.0, 2.0], max_dets=[50, 100], area_ranges="coco", **REFERENCE)
     ref = evaluate_point_ap_reference(gt, dets, **kw)
     _assert_same(evaluate_point_ap(gt, dets, **kw), ref)
     _assert_same(evaluate_point_ap(gt, dets, chunk_elements=1000, **kw), ref)
@@ -328,8 +344,10 @@ def test_errors_name_file_and_id(tmp_path):
 def test_no_detections_at_all():
     gt = _gt([{"bbox": [0, 0, 10, 10]}], n_cats=2)
     for fn in BOTH:
-        r = fn(gt, [], taus=[1.0], area_ranges=ALL)
+        r = fn(gt, [], taus=[1.0], area_ranges=ALL, empty_class_rule="reference")
         assert r.ap[:, 0, 0, 0].tolist() == [0.0, 1.0]
+        r = fn(gt, [], taus=[1.0], area_ranges=ALL)
+        assert r.ap[0, 0, 0, 0] == 0.0 and math.isnan(r.ap[1, 0, 0, 0]) and r.mean_ap[0, 0, 0] == 0.0
 
 
 # ---------------------------------------------------------------------------------------- evaluator
@@ -468,27 +486,172 @@ def test_cli(tmp_path, capsys):
         m = json.load(f)
     assert m["metrics"]["AP@1.0"] == pytest.approx(r.metrics()["AP@1.0"])
     assert (tmp_path / "o" / "point_pr_curves.png").is_file()
+    # a readable table: one row per (area range, maxDets), one column per tau
+    header = next(line for line in out.splitlines() if line.startswith("| area"))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "area", "maxDets", "GT", "categories", "AP@0.5", "AP@1.0", "AR@0.5", "AR@1.0"]
+    assert sum(line.startswith("| tiny1 ") for line in out.splitlines()) == 1
+
+
+def test_cli_custom_area_ranges_and_rules(tmp_path, capsys):
+    from tools.evaluate_points import main
+
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [50, 50, 40, 40], "ignore": 1}], n_cats=2)
+    dets = [_det(5, 5, 0.9), _det(70, 70, 0.8)]
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(dets))
+    args = [str(tmp_path / "gt.json"), str(tmp_path / "res.json"), "--taus", "1",
+            "--area-range", "everything", "0", "1e10", "--area-range", "big", "400", "1e10"]
+    r = main(args)
+    assert r.area_labels == ["everything", "big"]
+    assert r.npos[0].tolist() == [1, 0]  # the ignore GT is an ignore region by default
+    assert r.ap[0, 0, 0, 0] == 1.0 and math.isnan(r.mean_ap[1, 0, 0])
+    out = capsys.readouterr().out
+    assert "area ranges without any GT" in out and "big" in out
+    assert "left out of the mean: c2" in out
+    r = main(args + ["--ignore-rule", "reference", "--empty-class-rule", "reference"])
+    assert r.npos[0].tolist() == [2, 1]  # only iscrowd is honoured: the 'ignore' GT is regular
+    assert r.ap[1, 0, 0, 0] == 1.0  # no GT, no detection: AP 1 under the reference rule
+    with pytest.raises(SystemExit):
+        main(args + ["--area-range", "bad", "10", "5"])
+    assert "min_area < max_area" in capsys.readouterr().err
+
+
+def test_cli_help_shows_defaults(capsys):
+    from tools.evaluate_points import build_parser
+
+    text = build_parser().format_help()
+    assert "(default: coco)" in text and "(default: iscrowd_or_ignore)" in text
+    assert "(default: [0.5, 1.0, 2.0])" in text and "--area-range" in text
+
+
+@pytest.mark.parametrize("which", ["gt", "results"])
+def test_output_dir_never_replaces_an_input(tmp_path, which):
+    from pointdet.evaluation.point_ap import evaluate_point_ap_files
+
+    gt = _gt([{"bbox": [0, 0, 10, 10]}])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    # an input that sits where an output would be written
+    gt_path = out_dir / "point_ap_metrics.json" if which == "gt" else tmp_path / "gt.json"
+    res_path = out_dir / "point_pr_curves.png" if which == "results" else tmp_path / "res.json"
+    gt_path.write_text(json.dumps(gt))
+    res_path.write_text(json.dumps([_det(5, 5, 0.9)]))
+    before = (gt_path.read_bytes(), res_path.read_bytes())
+    with pytest.raises(ValueError, match="would overwrite the input file"):
+        evaluate_point_ap_files(str(gt_path), str(res_path), output_dir=str(out_dir), print_fn=lambda s: None)
+    assert (gt_path.read_bytes(), res_path.read_bytes()) == before
+    with pytest.raises(ValueError, match="would overwrite the input file"):
+        evaluate_point_ap_files(str(gt_path), str(res_path), output_dir=str(res_path), print_fn=lambda s: None)
+
+
+# ---------------------------------------------------------------------------------------- categories without GT
+def test_categories_without_gt_do_not_raise_the_mean(caplog):
+    # 20 categories, 6 of them annotated, no detections: every annotated category scores 0.
+    # The reference rule gives 14 / 20 = 70 mAP; COCO's convention (default) gives 0.
+    anns = [{"bbox": [10 * c, 0, 10, 10], "category_id": c + 1} for c in range(6)]
+    gt = _gt(anns, n_cats=20)
+    with caplog.at_level(logging.INFO, logger="pointdet.evaluation.point_ap"):
+        r = evaluate_point_ap(gt, [], taus=[1.0], area_ranges=ALL)
+    assert r.metrics()["AP@1.0"] == 0.0 and r.metrics()["AR@1.0"] == 0.0
+    assert r.missing_categories()["all"] == [f"c{c}" for c in range(7, 21)]
+    assert math.isnan(r.metrics()["AP-c7"]) and r.metrics()["AP-c1"] == 0.0
+    assert "14 of 20 categories have no GT and are left out of the mean: c7, c8" in caplog.text
+    assert evaluate_point_ap(gt, [], taus=[1.0], area_ranges=ALL,
+                             empty_class_rule="reference").metrics()["AP@1.0"] == pytest.approx(70.0)
+    # the JSON form stores missing values as null
+    d = r.to_json_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["metrics"]["AP-c7"] is None and d["ap"][6][0][0][0] is None
+
+
+def test_area_range_without_gt_is_missing_not_perfect():
+    gt = _gt([{"bbox": [0, 0, 10, 10]}])  # one small GT
+    r = evaluate_point_ap(gt, [_det(5, 5, 0.9)], taus=[1.0], area_ranges="coco")
+    m = r.metrics()
+    assert m["AP@1.0"] == 100.0 and m["AP@1.0-small"] == 100.0
+    assert math.isnan(m["AP@1.0-medium"]) and math.isnan(m["AP@1.0-large"])
+    assert r.missing_area_ranges() == ["medium", "large"]
+    ref = evaluate_point_ap(gt, [_det(5, 5, 0.9)], taus=[1.0], area_ranges="coco", empty_class_rule="reference")
+    assert ref.metrics()["AP@1.0-medium"] == 100.0  # the reference's AP 1 for "no GT, no detection"
+
+
+def test_rule_names_are_checked():
+    gt = _gt([{"bbox": [0, 0, 10, 10]}])
+    with pytest.raises(ValueError, match="empty_class_rule"):
+        evaluate_point_ap(gt, [], empty_class_rule="voc")
+    with pytest.raises(ValueError, match="ignore_rule"):
+        evaluate_point_ap(gt, [], ignore_rule="crowd")
+
+
+# ---------------------------------------------------------------------------------------- reference ignore rule
+@pytest.mark.parametrize("fn", BOTH)
+def test_reference_ignore_rule_honours_only_iscrowd(fn):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [50, 50, 10, 10], "ignore": 1},
+              {"bbox": [100, 100, 10, 10], "iscrowd": 1}])
+    dets = [_det(55, 55, 0.9), _det(105, 105, 0.85), _det(5, 5, 0.8)]
+    r = _ap(fn, gt, dets, ignore_rule="reference")
+    assert r.npos[0, 0] == 2  # the 'ignore' GT is a regular GT; the crowd one still absorbs
+    assert r.ap[0, 0, 0, 0] == 1.0
+    r = _ap(fn, gt, dets)
+    assert r.npos[0, 0] == 1 and r.ap[0, 0, 0, 0] == 1.0
+
+
+def test_reference_ignore_rule_averages_ar_in_float32():
+    # AR 1/3 (one of three GTs found) and 1: float32 mean differs from the float64 mean
+    gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [20, 0, 10, 10]}, {"bbox": [40, 0, 10, 10]},
+              {"bbox": [0, 0, 10, 10], "category_id": 2}], n_cats=2)
+    dets = [_det(5, 5, 0.9), _det(5, 5, 0.9, category_id=2)]
+    ar32 = float(np.mean(np.array([np.float32(1 / 3), 1.0], dtype=np.float32), dtype=np.float32))
+    ar64 = (float(np.float32(1 / 3)) + 1.0) / 2
+    assert ar32 != ar64
+    r = evaluate_point_ap(gt, dets, taus=[1.0], area_ranges=ALL, ignore_rule="reference")
+    assert r.mean_ar[0, 0, 0] == ar32
+    assert evaluate_point_ap(gt, dets, taus=[1.0], area_ranges=ALL).mean_ar[0, 0, 0] == ar64
 
 
 def test_evaluator_from_dataset_dicts_without_json():
     from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.structures import BoxMode
 
-    name = "pointdet_test_pointap_dicts"
-
     def dicts():
         return [{"file_name": "a.png", "image_id": 1, "height": 100, "width": 100, "annotations": [
             {"bbox": [0, 0, 10, 10], "bbox_mode": BoxMode.XYWH_ABS, "category_id": 0, "iscrowd": 0},
             {"bbox": [20, 20, 60, 60], "bbox_mode": BoxMode.XYXY_ABS, "category_id": 1, "iscrowd": 0}]}]
 
+    outputs = [{"instances": _instances([[5, 5], [55, 40], [90, 90]], [0.9, 0.8, 0.95], [0, 1, 1])}]
+    # no id mapping: Detectron2's convert_to_coco_dict gives 0-based category ids -> a clear error
+    name = "pointdet_test_pointap_dicts_0based"
     if name not in DatasetCatalog.list():
         DatasetCatalog.register(name, dicts)
-        MetadataCatalog.get(name).set(thing_classes=["a", "b"])  # no id mapping: contiguous ids 0, 1
+        MetadataCatalog.get(name).set(thing_classes=["a", "b"])
+    ev = PointAPEvaluator(name, None, distributed=False, area_ranges=ALL, taus=[0.5])
+    ev.reset()
+    ev.process([{"image_id": 1}], outputs)
+    with pytest.raises(CocoFormatError, match=f"{name}.*ids < 1.*thing_dataset_id_to_contiguous_id"):
+        ev.evaluate()
+    # with the mapping (COCO ids 1, 2), the dicts are evaluated
+    name = "pointdet_test_pointap_dicts"
+    if name not in DatasetCatalog.list():
+        DatasetCatalog.register(name, dicts)
+        MetadataCatalog.get(name).set(thing_classes=["a", "b"], thing_dataset_id_to_contiguous_id={1: 0, 2: 1})
     ev = PointAPEvaluator(name, None, distributed=False, area_ranges=ALL, taus=[0.5])
     ev.reset()
     # class a: TP; class b: centre (40, 40), size 40: (55, 40) is at d = 0.375 -> TP, then a FP
-    ev.process([{"image_id": 1}], [{"instances": _instances([[5, 5], [55, 40], [90, 90]], [0.9, 0.8, 0.95],
-                                                            [0, 1, 1])}])
+    ev.process([{"image_id": 1}], outputs)
     m = ev.evaluate()["points"]
     assert m["AP-a"] == 100.0
     assert m["AP-b"] == pytest.approx(100 * 100 * 0.5 / 101)
+
+
+def test_evaluator_gt_dict_with_zero_based_ids_is_an_error(tmp_path):
+    gt = _gt([{"bbox": [0, 0, 10, 10]}], n_cats=2)
+    for c in gt["categories"]:
+        c["id"] -= 1
+    gt["annotations"][0]["category_id"] = 0
+    _register("pointdet_test_pointap_zero", _gt([{"bbox": [0, 0, 10, 10]}], n_cats=2), tmp_path)
+    ev = PointAPEvaluator("pointdet_test_pointap_zero", None, distributed=False, gt=gt)
+    ev.reset()
+    ev.process([{"image_id": 1}], [{"instances": _instances([[5, 5]], [0.9], [0])}])
+    with pytest.raises(CocoFormatError, match="category id 0 is < 1"):
+        ev.evaluate()

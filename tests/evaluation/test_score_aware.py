@@ -265,7 +265,7 @@ def test_custom_thresholds_and_empty_results():
     out = evaluate_score_aware(_one_gt(), [], thresholds=[0.0, 0.5])
     assert out["stats"].shape == (2, 12)
     np.testing.assert_array_equal(out["stats"][:, 0], [0, 0])
-    assert list(out["metrics"]) == ["AP@S", "AP@S_0", "AP@S_1"]
+    assert list(out["metrics"]) == [f"{n}@S" for n in STAT_NAMES] + ["AP@S_0", "AP@S_1"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,8 +287,10 @@ def test_cli_writes_table_and_plot(tmp_path, capsys):
     out_json, png = tmp_path / "out" / "sa.json", tmp_path / "out" / "sa.png"
     assert main([gp, rp, "--iou-type", "bbox", "--output-json", str(out_json), "--plot", str(png)]) == 0
     printed = capsys.readouterr().out
-    assert "AP@S =" in printed and "| S_9 |" in printed
-    table = json.load(open(out_json))
+    assert "| AP@S |" in printed and "| S_9 |" in printed and "percent" in printed
+    # the exact thresholds are printed: a score of exactly 0.3 is below S_3
+    assert "| S_3 | 0.30000000000000004 |" in printed and "| S_5 | 0.5 |" in printed
+    table = json.load(open(out_json))["bbox"]
     assert table["thresholds"] == [float(t) for t in SCORE_THRESHOLDS]
     assert len(table["per_threshold"]) == 10 and set(STAT_NAMES) <= set(table["per_threshold"][4])
     ref = stock_stats(gt, dets, "bbox", SCORE_THRESHOLDS[4])
@@ -325,7 +327,7 @@ def test_bad_results_raise_naming_entry(tmp_path, mutate, match):
             f.write(json.dumps(dets))
     with pytest.raises(CocoFormatError, match=match) as e:
         evaluate_score_aware(gp, rp)
-    assert "res.json" in str(e.value) and "result [0]" in str(e.value)
+    assert "res.json" in str(e.value) and "result #0" in str(e.value)
     with pytest.raises(CocoFormatError, match=match):
         evaluate_score_aware(gp, dets)
 
@@ -443,12 +445,11 @@ def test_evaluator_rejects_nan_scores(tiny_dataset):
     pairs = make_d2_predictions(gt, seed=2)
     ev = ScoreAwareCOCOEvaluator(name, tasks=("bbox",), distributed=False)
     ev.reset()
-    for inp, out in pairs:
-        if len(out["instances"]):
-            out["instances"].scores[0] = float("nan")
-        ev.process([inp], [out])
-    with pytest.raises(CocoFormatError, match="non-finite score"):
-        ev.evaluate()
+    with pytest.raises(CocoFormatError, match="image id [0-9]+ has a non-finite score"):
+        for inp, out in pairs:
+            if len(out["instances"]):
+                out["instances"].scores[0] = float("nan")
+            ev.process([inp], [out])
 
 
 def test_evaluator_rejects_keypoints_task(tiny_dataset):
@@ -508,6 +509,7 @@ def test_yacs_config_route(tiny_dataset, tmp_path):
         ev.process([inp], [out])
     res = ev.evaluate()
     assert set(k for k in res["bbox"] if k.startswith("AP@S")) == {"AP@S", "AP@S_0", "AP@S_1"}
+    assert {f"{n}@S" for n in STAT_NAMES} <= set(res["bbox"])
     assert not os.path.exists(tmp_path / "ev" / "score_aware_bbox.png")
     assert os.path.exists(tmp_path / "ev" / "score_aware_bbox.json")
 
@@ -517,3 +519,125 @@ def test_yacs_config_without_keys_names_the_fix(tiny_dataset):
 
     with pytest.raises(KeyError, match="add_score_aware_config"):
         ScoreAwareCOCOEvaluator(get_cfg(), tiny_dataset[0])
+
+
+# --------------------------------------------------------------------------------------------
+# The AP@S row, bbox + segm in one call, loading, outputs
+# --------------------------------------------------------------------------------------------
+def test_ap_at_s_row_has_all_twelve_stats_pooled_over_thresholds():
+    # hand-computed case: FP at 0.95 then TP at 0.5 -> AR100 is 1 at S_0..S_5 and 0 after
+    dets = [
+        {"image_id": 1, "category_id": 1, "bbox": [60, 60, 20, 20], "score": 0.95},
+        {"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.5},
+    ]
+    out = evaluate_score_aware(_one_gt(), dets)
+    m = out["metrics"]
+    assert [k for k in m][:12] == [f"{n}@S" for n in STAT_NAMES]
+    assert m["AP@S"] == pytest.approx(30.0) and m["AR100@S"] == pytest.approx(60.0)
+    assert m["AR1@S"] == pytest.approx(0.0)  # the top-1 detection is always the FP
+    assert math.isnan(m["APl@S"]) and math.isnan(m["ARl@S"])  # no large GT: undefined, as COCO
+    assert out["table"]["pooled"]["AR100"] == pytest.approx(60.0)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1))
+def test_pooled_row_is_the_mean_over_every_defined_entry(seed):
+    # the SIOD code's summary row: mean over all (threshold, IoU, recall, category) entries > -1
+    from pointdet.evaluation.score_aware import run_score_aware_cocoeval, summarize_score_aware_pooled
+
+    rng = np.random.default_rng(seed)
+    gt = make_gt(rng, 4, 3)
+    dets = make_dets(rng, gt)
+    if not dets:
+        return
+    coco_eval, eval_sa, stats = run_score_aware_cocoeval(_coco(gt), dets)
+    pooled = summarize_score_aware_pooled(eval_sa, coco_eval.params)
+    p = eval_sa["precision"][:, :, :, :, 0, 2]  # area 'all', maxDets 100
+    expected_ap = p[p > -1].mean() if (p > -1).any() else -1
+    assert pooled[0] == pytest.approx(expected_ap, abs=1e-12)
+    r = eval_sa["recall"][:, :, :, 0, 2]
+    expected_ar100 = r[r > -1].mean() if (r > -1).any() else -1
+    assert pooled[STAT_NAMES.index("AR100")] == pytest.approx(expected_ar100, abs=1e-12)
+    for j in range(12):  # equal to the mean of the per-threshold stats
+        col = stats[:, j]
+        assert pooled[j] == pytest.approx(col.mean() if (col >= 0).all() else -1, abs=1e-12)
+
+
+def test_bbox_and_segm_in_one_call(tmp_path):
+    from pointdet.evaluation.score_aware import evaluate_score_aware_tasks
+
+    rng = np.random.default_rng(4)
+    gt = make_gt(rng, 3, 2, with_masks=True)
+    dets = make_dets(rng, gt, with_masks=True)
+    both = evaluate_score_aware_tasks(gt, dets, ("bbox", "segm"), output_json=str(tmp_path / "t.json"),
+                                      plot_path=str(tmp_path / "p.png"))
+    assert list(both) == ["bbox", "segm"]
+    for task in ("bbox", "segm"):
+        np.testing.assert_array_equal(both[task]["stats"], evaluate_score_aware(gt, dets, task)["stats"])
+    assert set(json.load(open(tmp_path / "t.json"))) == {"bbox", "segm"}
+    assert open(tmp_path / "p.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_loading_copies_only_the_result_dicts():
+    # loadRes adds keys to each result dict: those dicts are copied, their contents are not
+    from pointdet.evaluation.score_aware import load_results_into_coco
+
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.5}]
+    coco_dt = load_results_into_coco(_coco(_one_gt()), dets, "bbox")
+    assert set(dets[0]) == {"image_id", "category_id", "bbox", "score"}
+    assert coco_dt.anns[1]["area"] == 400 and coco_dt.anns[1]["bbox"] is dets[0]["bbox"]
+
+
+@pytest.mark.parametrize("option", ["output_json", "plot_path"])
+def test_outputs_never_replace_an_input(tmp_path, option):
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.5}]
+    gp, rp = _write(tmp_path / "gt.json", _one_gt()), _write(tmp_path / "res.json", dets)
+    before = (open(gp, "rb").read(), open(rp, "rb").read())
+    for target in (gp, rp):
+        with pytest.raises(ValueError, match="would overwrite the input file"):
+            evaluate_score_aware(gp, rp, **{option: target})
+    assert (open(gp, "rb").read(), open(rp, "rb").read()) == before
+
+
+def test_cli_refuses_output_over_input(tmp_path, capsys):
+    from tools.evaluate_score_aware import main
+
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.5}]
+    gp, rp = _write(tmp_path / "gt.json", _one_gt()), _write(tmp_path / "res.json", dets)
+    before = open(rp, "rb").read()
+    assert main([gp, rp, "--plot", rp]) == 2
+    assert "would overwrite the input file" in capsys.readouterr().err
+    assert open(rp, "rb").read() == before
+
+
+def test_cli_bbox_and_segm(tmp_path, capsys):
+    from tools.evaluate_score_aware import main
+
+    rng = np.random.default_rng(6)
+    gt = make_gt(rng, 3, 2, with_masks=True)
+    dets = make_dets(rng, gt, with_masks=True)
+    gp, rp = _write(tmp_path / "gt.json", gt), _write(tmp_path / "res.json", dets)
+    assert main([gp, rp, "--iou-type", "bbox", "segm"]) == 0
+    printed = capsys.readouterr().out
+    assert "(SIOD), bbox, values in percent" in printed and "(SIOD), segm, values in percent" in printed
+
+
+def test_evaluator_does_not_override_private_eval_predictions():
+    # the evaluator extends COCOEvaluator through process / _derive_coco_results only
+    assert "_eval_predictions" not in ScoreAwareCOCOEvaluator.__dict__
+
+
+def test_evaluator_reports_ap_at_s_row_and_rounds_scores(tiny_dataset, tmp_path):
+    name, gt, path = tiny_dataset
+    ev = ScoreAwareCOCOEvaluator(name, tasks=("bbox",), distributed=False, output_dir=str(tmp_path / "ev"),
+                                 round_scores=True, plot=False)
+    ev.reset()
+    for inp, out in make_d2_predictions(gt, seed=3):
+        ev.process([inp], [out])
+    res = ev.evaluate()["bbox"]
+    written = json.load(open(tmp_path / "ev" / "coco_instances_results.json"))
+    assert all(d["score"] == round(d["score"], 2) for d in written)
+    fn = evaluate_score_aware(path, written, "bbox")
+    for k, v in fn["metrics"].items():
+        assert (math.isnan(v) and math.isnan(res[k])) or res[k] == pytest.approx(v, abs=1e-12), k
+    assert {f"{n}@S" for n in STAT_NAMES} <= set(res)
