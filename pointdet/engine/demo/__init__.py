@@ -1,0 +1,8 @@
+"""The demo pipelines behind ``make demo`` (``tools/run_demo.py``): one stage per method.
+
+Each method registers its stages in a module of this package; importing the package
+registers them all.
+"""
+from .runner import DEMO_STAGES, DemoRunner, DemoStage, choose_num_threads, register_stage, run_demo  # noqa: F401
+
+from . import cpr, detector  # noqa: F401,E402  (register their stages)

@@ -1,0 +1,105 @@
+"""The demo stages (pointdet.engine.demo, behind tools/run_demo.py and ``make demo``): their
+command sequences (``--dry-run`` prints them and runs nothing), the thread choice and the
+stage registry."""
+import os
+import re
+import shlex
+
+import pytest
+
+from pointdet.engine.demo import DEMO_STAGES, DemoRunner, choose_num_threads, register_stage, run_demo
+from pointdet.engine.demo.runner import REPO
+from tools.run_demo import main
+
+
+def _commands(capsys, *argv):
+    main(["--dry-run", "--num-threads", "0", *argv])
+    out = capsys.readouterr().out
+    marks = ("[demo] $ ", "[demo] skip (outputs exist): ")  # to run / already done (the demo data's points)
+    return [shlex.split(line.split(m, 1)[1]) for line in out.splitlines() for m in marks if line.startswith(m)]
+
+
+def _check_cpr_chain(cmds, tmp_path, data, with_localizers):
+    tools = [os.path.basename(c[1]) for c in cmds]
+    expected = ["make_weak_annotations.py", "train_net.py", "evaluate_annotations.py", "evaluate_annotations.py"]
+    assert tools == expected + (["train_net.py", "train_net.py"] if with_localizers else []), tools
+    configs = [c[c.index("--config-file") + 1] for c in cmds if "--config-file" in c]
+    expected_configs = [f"configs/CPR/cprnet_mnv2_fpn_{data}.py"]
+    if with_localizers:
+        expected_configs += [f"configs/CPR/p2pnet_mnv2_fpn_{data}_coarse.py", f"configs/CPR/p2pnet_mnv2_fpn_{data}_refined.py"]
+    assert configs == expected_configs
+    assert all(os.path.isfile(os.path.join(REPO, c)) for c in configs)
+    # no schedule override: each run is its config's (the measured) schedule
+    assert not any(a.startswith("train.max_iter=") for c in cmds for a in c)
+    # the refinement hook writes the refined training file into the CPRNet run's folder
+    run_dir = os.path.join(str(tmp_path), f"cpr_{data}", "cprnet")
+    refined = os.path.join(run_dir, f"{data}_train_coarse_points_s0_cpr_refined.json")
+    assert f"train.output_dir={run_dir}" in cmds[1]
+    assert not any(a.startswith("hooks.") for a in cmds[1])
+    assert cmds[3][3] == refined  # RSV of the refined file
+    if with_localizers:
+        assert f"dataloader.train.dataset.json_file={refined}" in cmds[-1]
+    assert all("--resume" in c for c in cmds if "train_net.py" in c[1])
+    assert not os.listdir(tmp_path)  # a dry run writes nothing
+
+
+def test_make_demo_runs_the_short_cpr_chain_by_default(capsys, tmp_path):
+    cmds = _commands(capsys, "--output-dir", str(tmp_path))
+    _check_cpr_chain(cmds, tmp_path, "nuclei", with_localizers=False)
+
+
+@pytest.mark.parametrize("argv,data", [(["--stages", "cpr", "--full"], "nuclei"), (["--stages", "cpr_trees"], "trees")])
+def test_full_cpr_chain_adds_the_localizers(capsys, tmp_path, argv, data):
+    cmds = _commands(capsys, *argv, "--output-dir", str(tmp_path))
+    _check_cpr_chain(cmds, tmp_path, data, with_localizers=True)
+
+
+def test_iteration_overrides_threads_and_unknown_stage(capsys, tmp_path):
+    cmds = _commands(capsys, "--stages", "cpr", "--full", "--cpr-iters", "7", "--p2p-iters", "5",
+                     "--output-dir", str(tmp_path))
+    train = [c for c in cmds if c[1].endswith("train_net.py")]
+    assert "train.max_iter=7" in train[0] and "train.checkpointer.period=7" in train[0]
+    assert all("train.max_iter=5" in c and "train.eval_period=5" in c for c in train[1:])
+    assert not any(a.startswith("--num-threads") for c in train for a in c)  # --num-threads 0: torch's default
+    main(["--dry-run", "--num-threads", "3", "--stages", "detector", "--output-dir", str(tmp_path)])
+    assert "--num-threads=3" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--dry-run", "--stages", "nope"])
+    assert re.search(r"unknown stage", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("cpus,load,threads", [(2, 0.0, 2), (2, 0.4, 2), (2, 1.2, 1), (2, 6.0, 1), (16, 3.6, 12)])
+def test_threads_follow_the_free_cores(cpus, load, threads):
+    assert choose_num_threads(cpu_count=cpus, load_average=load) == threads
+
+
+def test_a_stage_runs_resumes_and_reruns_with_force(tmp_path, capsys):
+    out = tmp_path / "made.txt"
+    name = "test_touch_stage"
+    cmd = ["python3", "-c", f"open({str(out)!r}, 'a').write('x')"]
+
+    @register_stage(name, "writes one file", default=False)
+    def _stage(runner):
+        runner.run(cmd, outputs=[str(out)])
+
+    try:
+        assert not DEMO_STAGES[name].default
+        run_demo([name], DemoRunner(output_dir=str(tmp_path)))
+        run_demo([name], DemoRunner(output_dir=str(tmp_path)))  # complete: skipped
+        assert out.read_text() == "x"
+        run_demo([name], DemoRunner(output_dir=str(tmp_path), force=True))
+        assert out.read_text() == "xx"
+        assert "skip (outputs exist)" in capsys.readouterr().out
+        with pytest.raises(KeyError, match="registered twice"):
+            register_stage(name, "again")(_stage)
+        with pytest.raises(KeyError, match="unknown demo stage"):
+            run_demo(["nope"], DemoRunner(output_dir=str(tmp_path)))
+    finally:
+        DEMO_STAGES.pop(name, None)
+
+
+def test_a_truncated_checkpoint_is_not_a_finished_step(tmp_path):
+    ckpt = tmp_path / "model_final.pth"
+    ckpt.write_bytes(b"PK\x03\x04 truncated")
+    assert not DemoRunner._complete(str(ckpt))
+    assert DemoRunner._complete(str(tmp_path))  # any other output: it exists
