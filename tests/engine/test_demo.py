@@ -8,6 +8,7 @@ import shlex
 import pytest
 
 from pointdet.engine.demo import DEMO_STAGES, DemoRunner, choose_num_threads, register_stage, run_demo
+from pointdet.engine.demo.runner import busy_cores
 from pointdet.engine.demo.runner import REPO
 from tools.run_demo import main
 
@@ -70,7 +71,8 @@ def test_iteration_overrides_threads_and_unknown_stage(capsys, tmp_path):
 
 @pytest.mark.parametrize("cpus,load,threads", [(2, 0.0, 2), (2, 0.4, 2), (2, 1.2, 1), (2, 6.0, 1), (16, 3.6, 12)])
 def test_threads_follow_the_free_cores(cpus, load, threads):
-    assert choose_num_threads(cpu_count=cpus, load_average=load) == threads
+    assert 0.0 <= busy_cores(0.05) <= (os.cpu_count() or 1) + 1e-6
+    assert choose_num_threads(cpu_count=cpus, busy=load) == threads
 
 
 def test_a_stage_runs_resumes_and_reruns_with_force(tmp_path, capsys):

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["DEMO_STAGES", "DemoRunner", "DemoStage", "choose_num_threads", "register_stage", "run_demo"]
+__all__ = ["DEMO_STAGES", "DemoRunner", "DemoStage", "busy_cores", "choose_num_threads", "register_stage", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,22 +51,45 @@ def register_stage(name: str, help: str, default: bool = True):
     return deco
 
 
-def choose_num_threads(cpu_count: Optional[int] = None, load_average: Optional[float] = None) -> int:
+def _cpu_times():
+    """(idle, total) jiffies of all CPUs from /proc/stat, or None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return values[3] + (values[4] if len(values) > 4 else 0), sum(values)  # idle + iowait
+
+
+def busy_cores(sample_seconds: float = 0.5) -> float:
+    """How many cores other processes keep busy now: measured from /proc/stat over
+    ``sample_seconds`` (the 1-minute load average, which lags by minutes, where /proc is absent)."""
+    cores = os.cpu_count() or 1
+    first = _cpu_times()
+    if first is None:
+        try:
+            return float(os.getloadavg()[0])
+        except OSError:  # pragma: no cover  (platforms without a load average)
+            return 0.0
+    time.sleep(sample_seconds)
+    second = _cpu_times()
+    idle, total = second[0] - first[0], second[1] - first[1]
+    return cores * (1.0 - idle / total) if total > 0 else 0.0
+
+
+def choose_num_threads(cpu_count: Optional[int] = None, busy: Optional[float] = None) -> int:
     """Torch threads per demo process: the cores that are free now, at least 1.
 
-    ``cpu_count`` (default: the cores this process may use) minus the 1-minute load average
-    (default: ``os.getloadavg()``), rounded. On a machine busy with other jobs the demo then
-    runs with fewer threads instead of oversubscribing the cores, which slows every process
-    down many times over.
+    ``cpu_count`` (default: the cores this process may use) minus ``busy`` (default:
+    :func:`busy_cores`), rounded. On a machine busy with other jobs the demo then runs with
+    fewer threads instead of oversubscribing the cores, which slows every process down many
+    times over.
     """
     if cpu_count is None:
         cpu_count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if load_average is None:
-        try:
-            load_average = os.getloadavg()[0]
-        except OSError:  # pragma: no cover  (platforms without a load average)
-            load_average = 0.0
-    return int(max(1, min(cpu_count, round(cpu_count - load_average))))
+    if busy is None:
+        busy = busy_cores()
+    return int(max(1, min(cpu_count, round(cpu_count - busy))))
 
 
 def _checkpoint_complete(path: str) -> bool:
