@@ -8,7 +8,7 @@ datasets/pointdet_demo/trees/annotations/trees_train.json``). Evaluation: point 
 
 Paper settings kept: P3 head, top-5 Hungarian assignment, losses, Adam lr 1e-4, gradient
 clipping 35, warm-up factor 1/3, x0.1 at 8/12 and 11/12 of training. Changed for the CPU budget
-(ARCHITECTURE "Compute budget"): MobileNetV2 instead of R-50, an FPN and head of 128 channels
+of 2 CPU cores: MobileNetV2 instead of R-50, an FPN and head of 128 channels
 with 2 convs per tower, 1,000 iterations of 4 tiles (384 px). Dense tiles hold up to ~100
 crowns: 300 points per image, and point NMS with 16-px pseudo boxes (the reference's setting
 for small dense objects, SeaPerson) at IoU 0.01 so that neighbouring crowns (~15 px apart and

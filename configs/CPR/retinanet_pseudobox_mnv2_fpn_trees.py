@@ -8,7 +8,7 @@ not state the size used for Table 3; 16 is the reference's pseudo-box size [INFE
 Anchors start at 16 px on P3 so that a 16-px box has matching anchors (Detectron2's default
 starts at 32, where a 16-px box reaches IoU 0.25 < 0.4 with every anchor). CPU budget as the
 other demo configs: 128-channel FPN and a 2-conv head, SGD lr 0.01 with clipping 10 and 100
-warm-up iterations (ARCHITECTURE "Compute budget"), 1,000 iterations of 4 tiles.
+warm-up iterations (lr 0.01 without clipping diverged), 1,000 iterations of 4 tiles.
 
   python tools/train_net.py --config-file configs/CPR/retinanet_pseudobox_mnv2_fpn_trees.py
 """

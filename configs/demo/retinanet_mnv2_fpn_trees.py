@@ -9,7 +9,7 @@ follows ``train.max_iter`` only if you also rebuild it, e.g. in a config that im
 one). Out-of-domain test: ``dataloader.test.dataset.names=pointdet_trees_test``.
 
 Model: Detectron2 RetinaNet, slim head (FPN and 2 head convs of 128 channels instead of 4 x
-256, ARCHITECTURE "Compute budget"), anchors 16-256 px for tree crowns of ~10-60 px,
+256: the head is most of the forward time on a CPU), anchors 16-256 px for tree crowns of ~10-60 px,
 one class. Needs ``python tools/prepare_demo_data.py`` (data + ImageNet weights).
 
 Measured (2-core machine shared with other jobs, ``--num-threads 1``, real MobileNetV2):

@@ -550,7 +550,7 @@ def prepare_demo_data(root: Optional[str] = None, force: bool = False, cache_dir
         dicts.update(_convert_trees(members["deepforest"], root, params, source))
         dicts.update(_convert_nuclei(members["stardist"], root, params, source))
         for name, d in dicts.items():
-            atomic_write_json(d, paths[name])
+            atomic_write_json(d, paths[name], remove_stale=True)
             logger.info("wrote %s", paths[name])
 
         (member,) = _MEMBERS["mobilenet"]
@@ -572,7 +572,7 @@ def prepare_demo_data(root: Optional[str] = None, force: bool = False, cache_dir
         manifest["archives"] = {k: {"file": v["file"], "sha256": v["sha256"]} for k, v in source.items()}
         manifest["summary"] = _summary(dicts)
         manifest["outputs"] = dict(sorted(outputs.items()))
-        atomic_write_json(manifest, manifest_path, indent=1)
+        atomic_write_json(manifest, manifest_path, indent=1, remove_stale=True)
     return paths
 
 

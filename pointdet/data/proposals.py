@@ -50,11 +50,11 @@ from .coco_io import (
     CocoFormatError,
     atomic_write_json,
     check_segmentation,
-    file_sha256,
     load_coco_dict,
     load_json_strict,
     numbers_in_range,
 )
+from .provenance import build_info
 
 __all__ = [
     "ProposalFileError",
@@ -143,14 +143,10 @@ def _jsonable_rle(rle: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def proposal_info(generator: str, params: Dict[str, Any], source_file: Optional[str] = None, **extra) -> Dict[str, Any]:
-    """The ``info`` block of a proposal file: generator, parameters and the annotation file it was
-    made from (its base name and SHA-256)."""
-    info = OrderedDict(description=f"pointdet proposals ({generator})", generator=generator, params=dict(params))
-    if source_file is not None:
-        info["source_file"] = os.path.basename(source_file)
-        info["source_sha256"] = file_sha256(source_file)
-    info.update(extra)
-    return info
+    """The ``info`` block of a proposal file (:func:`pointdet.data.provenance.build_info`):
+    generator, parameters and the annotation file it was made from (name and SHA-256)."""
+    return build_info(generator, description=f"pointdet proposals ({generator})", params=params,
+                      inputs={"source": source_file}, extra=extra)
 
 
 def _is_int(v) -> bool:

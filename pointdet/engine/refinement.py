@@ -28,6 +28,7 @@ from detectron2.data import transforms as T
 from detectron2.engine import HookBase
 from detectron2.utils import comm
 
+from pointdet.data.categories import CategoryIdMap
 from pointdet.data.coco_io import CocoFormatError, load_coco_dict
 from pointdet.evaluation.annotation_quality import relative_positions, rsv
 from pointdet.layers.image_bounds import points_inside_image
@@ -98,8 +99,7 @@ def refinement_dataset_dicts(coco_json: str, image_root: str) -> Tuple[List[Dict
 
     dicts = load_point_coco_json(coco_json, image_root)
     coco = load_coco_dict(coco_json)
-    cat_ids = sorted(c["id"] for c in coco["categories"])
-    id_map = {c: i for i, c in enumerate(cat_ids)}
+    categories = CategoryIdMap.from_coco(coco["categories"], coco_json)
     for d in dicts:
         for a in d["annotations"]:
             if "point" not in a and not a.get("iscrowd", 0):
@@ -107,8 +107,8 @@ def refinement_dataset_dicts(coco_json: str, image_root: str) -> Tuple[List[Dict
                     f"{coco_json}: annotation id {a.get('id')} (image id {d['image_id']}) has no 'point'; "
                     "CPR refinement needs a point file"
                 )
-            a["category_id"] = id_map[a["category_id"]]
-    return dicts, cat_ids
+            a["category_id"] = categories.to_contiguous(a["category_id"], f"annotation id {a.get('id')}")
+    return dicts, categories.dataset_ids
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

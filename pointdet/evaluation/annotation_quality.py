@@ -18,6 +18,7 @@ import numpy as np
 
 from pointdet.data.coco_io import CocoFormatError, file_sha256, load_coco_dict, validate_coco_dict
 from pointdet.data.provenance import source_checksums
+from pointdet.evaluation.results_io import load_results
 
 __all__ = [
     "relative_positions",
@@ -286,27 +287,6 @@ def corloc_miou(
 # ----------------------------------------------------------------------------------------
 # mined pseudo-labels vs erased GT (DMiner / Co-mining)
 # ----------------------------------------------------------------------------------------
-def _pseudo_list(pseudo, src_name="pseudo") -> Tuple[List[Dict[str, Any]], str]:
-    if isinstance(pseudo, (str, os.PathLike)):
-        import json
-
-        src = os.fspath(pseudo)
-        with open(src) as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise CocoFormatError(f"{src}: not valid JSON ({e})") from None
-    else:
-        src, data = f"<{src_name}>", pseudo
-    if isinstance(data, dict):
-        if "annotations" not in data:
-            raise CocoFormatError(f"{src}: expected a results list or a COCO file with 'annotations'")
-        data = data["annotations"]
-    if not isinstance(data, list):
-        raise CocoFormatError(f"{src}: expected a JSON list of pseudo boxes")
-    return data, src
-
-
 def pseudo_label_precision_recall(
     pseudo, erased_gt: CocoLike, iou_threshold: float = 0.5, score_threshold: float = 0.0
 ) -> Dict[str, Any]:
@@ -328,7 +308,7 @@ def pseudo_label_precision_recall(
         CocoFormatError: malformed pseudo boxes, NaN scores, unknown image ids.
     """
     er_d, er_src = _load(erased_gt, "erased")
-    plist, p_src = _pseudo_list(pseudo)
+    plist, p_src = load_results(pseudo, accept_coco_file=True, what="pseudo boxes")
     img_ids = {im["id"] for im in er_d["images"]}
     gts: Dict[Tuple[int, int], List[List[float]]] = {}
     n_erased = 0
