@@ -41,7 +41,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pointdet.utils.cli import run_cli  # noqa: E402
 
 logger = logging.getLogger("pointdet.benchmark_evaluators")
 
@@ -356,4 +359,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -21,10 +21,12 @@ import json
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs  # noqa: E402
+from pointdet.utils.cli import run_cli  # noqa: E402
+
+from pointdet.data.coco_io import atomic_write_json, check_outputs_not_inputs  # noqa: E402
 from pointdet.evaluation.annotation_quality import (  # noqa: E402
     compute_rsv,
     corloc_miou,
@@ -101,8 +103,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (CocoFormatError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_cli(main))

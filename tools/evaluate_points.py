@@ -21,10 +21,11 @@ import argparse
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.data.coco_io import CocoFormatError  # noqa: E402
+from pointdet.utils.cli import run_cli  # noqa: E402
+
 from pointdet.evaluation.point_ap import (  # noqa: E402
     AREA_RANGE_PRESETS,
     EMPTY_CLASS_RULES,
@@ -79,8 +80,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (CocoFormatError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_cli(main))

@@ -19,8 +19,10 @@ import logging
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pointdet.utils.cli import run_cli  # noqa: E402
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -67,4 +69,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

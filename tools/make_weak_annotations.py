@@ -17,8 +17,10 @@ import argparse
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pointdet.utils.cli import run_cli  # noqa: E402
 
 from pointdet.data.annotations import (  # noqa: E402
     SPARSE_LEVELS,
@@ -27,7 +29,6 @@ from pointdet.data.annotations import (  # noqa: E402
     run_keep1,
     run_sparse,
 )
-from pointdet.data.coco_io import CocoFormatError  # noqa: E402
 
 
 def _common(p):
@@ -106,13 +107,8 @@ def main(argv=None):
 
 
 def cli(argv=None) -> int:
-    """:func:`main` with input errors reported as one line on stderr and exit status 2."""
-    try:
-        main(argv)
-    except (CocoFormatError, ValueError, OSError) as e:  # OSError: missing file, unwritable output
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    """:func:`main` with the tools' exit convention (:func:`pointdet.utils.cli.run_cli`)."""
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pointdet.utils.cli import run_cli  # noqa: E402
 
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
@@ -40,4 +43,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -13,11 +13,12 @@ import argparse
 import os
 import sys
 
-if __package__ in (None, ""):  # `python tools/run_demo.py` from a checkout: import its pointdet
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pointdet.utils.cli import run_cli  # noqa: E402
+
 from pointdet.engine.demo import DEMO_STAGES, DemoRunner, choose_num_threads, run_demo  # noqa: E402
-from pointdet.engine.demo.runner import REPO  # noqa: E402,F401  (tests read the repository root here)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,4 +58,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

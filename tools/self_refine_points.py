@@ -21,8 +21,10 @@ import argparse
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pointdet.utils.cli import run_cli  # noqa: E402
 
 from pointdet.data.coco_io import CocoFormatError  # noqa: E402
 
@@ -61,4 +63,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

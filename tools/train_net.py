@@ -17,10 +17,8 @@ pointdet's (``train.trainer``, ``train.reference_world_size``, ``hooks``, ...), 
 import os
 import sys
 
-# Make ``python tools/train_net.py`` work from a checkout without installing the repository root.
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pointdet  # noqa: E402,F401  (registers pointdet's datasets, models and heads)
 from detectron2.engine import launch  # noqa: E402

@@ -15,10 +15,11 @@ import argparse
 import os
 import sys
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
+if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.data.coco_io import CocoFormatError  # noqa: E402
+from pointdet.utils.cli import run_cli  # noqa: E402
+
 from pointdet.utils.visualize_annotations import visualize_file  # noqa: E402
 
 
@@ -44,13 +45,8 @@ def main(argv=None):
 
 
 def cli(argv=None) -> int:
-    """:func:`main` with input errors reported as one line on stderr and exit status 2."""
-    try:
-        main(argv)
-    except (CocoFormatError, FileNotFoundError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    """:func:`main` with the tools' exit convention (:func:`pointdet.utils.cli.run_cli`)."""
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":
