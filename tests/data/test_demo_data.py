@@ -9,7 +9,7 @@ import pytest
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from pointdet.data import demo
+from pointdet.data import demo, demo_convert
 from pointdet.data.coco_io import load_coco_dict
 from pointdet.data.demo import (
     DEMO_SPLITS,
@@ -123,8 +123,8 @@ def test_tree_tiles_are_crops_of_the_source(coco, demo_paths):
     d = coco["pointdet_trees_val"]
     im = d["images"][5]
     stem = im["source_image"][: -len(".png")]
-    src = demo._decode_png(members[demo._DF + stem + ".png"], stem)
-    _, _, boxes = demo._parse_voc(members[demo._DF + stem + ".xml"], stem)
+    src = demo_convert._decode_png(members[demo._DF + stem + ".png"], stem)
+    _, _, boxes = demo_convert._parse_voc(members[demo._DF + stem + ".xml"], stem)
     tile = cv2.imread(os.path.join(demo_paths["trees_image_root"], im["file_name"]))
     x0, y0, w, h = im["tile_box"]
     assert np.array_equal(tile, src[y0 : y0 + h, x0 : x0 + w])
@@ -210,7 +210,7 @@ def test_second_call_uses_manifest_without_network(demo_paths, monkeypatch):
         raise AssertionError("prepare_demo_data ran a subprocess although the data is ready")
 
     monkeypatch.setattr(demo.subprocess, "run", no_network)
-    monkeypatch.setattr(demo, "_convert_trees", no_network)
+    monkeypatch.setattr(demo, "convert_trees", no_network)
     assert prepare_demo_data() == demo_paths
 
 
