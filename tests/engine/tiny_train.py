@@ -38,6 +38,7 @@ from omegaconf import OmegaConf
 from detectron2.config import LazyConfig
 
 REPO_ROOT = {repo_root!r}
+from pointdet.modeling.backbone.imagenet import IMAGENET_RGB_PIXEL_MEAN, IMAGENET_RGB_PIXEL_STD
 from pointdet.solver import clip_gradients, multistep_with_warmup
 
 # config objects: loaded (fresh copies) as an experiment under configs/ gets them by relative import
@@ -85,8 +86,8 @@ model = L(RetinaNet)(
     anchor_matcher=L(Matcher)(thresholds=[0.4, 0.5], labels=[0, -1, 1], allow_low_quality_matches=True),
     num_classes=2,
     head_in_features=["p3", "p4", "p5", "p6", "p7"],
-    pixel_mean=[123.675, 116.28, 103.53],
-    pixel_std=[58.395, 57.12, 57.375],
+    pixel_mean=list(IMAGENET_RGB_PIXEL_MEAN),
+    pixel_std=list(IMAGENET_RGB_PIXEL_STD),
     input_format="RGB",
     test_score_thresh=0.001,  # untrained scores are near the 0.01 prior: keep detections
 )

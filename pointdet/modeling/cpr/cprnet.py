@@ -21,6 +21,7 @@ from detectron2.config import configurable
 from detectron2.modeling import Backbone, META_ARCH_REGISTRY, build_backbone
 from detectron2.structures import Instances
 
+from pointdet.modeling.backbone.imagenet import IMAGENET_RGB_PIXEL_MEAN, IMAGENET_RGB_PIXEL_STD
 from pointdet.layers.image_bounds import points_inside_image
 from pointdet.layers.mil import mil_bag_scores, mil_loss, negative_loss
 from pointdet.layers.point_bags import (
@@ -76,8 +77,8 @@ class CPRNet(PointModel):
         use_negative_loss: bool = True,
         use_all_positive_loss: bool = False,
         refinement: CPRRefinementParams = CPRRefinementParams(),
-        pixel_mean=(123.675, 116.28, 103.53),
-        pixel_std=(58.395, 57.12, 57.375),
+        pixel_mean=IMAGENET_RGB_PIXEL_MEAN,
+        pixel_std=IMAGENET_RGB_PIXEL_STD,
         input_format: str = "RGB",
     ):
         """
