@@ -19,6 +19,14 @@ def add_dminer_config(cfg):
     _C.MODEL.DMINER.PGCL_WEIGHT = 0.1  # lambda_pgcl (Eq. 2)
     _C.MODEL.DMINER.PGCL_NORMALIZATION = "reference"  # or "paper" (Eq. 6 as printed)
     _C.MODEL.DMINER.LOSS_MASK = False  # reference option: top-m cells add no negative focal term
+    # Faster R-CNN C4: the class-wise branch beside the RPN (MODEL.PROPOSAL_GENERATOR.NAME = "DMinerRPN")
+    _C.MODEL.DMINER.RPN_BRANCH_DIMS = 256
+    _C.MODEL.DMINER.RPN_POOL_KERNEL_SIZES = [1, 3, 5, 7, 9]  # one per anchor size (32..512)
+    _C.MODEL.DMINER.RPN_PSEUDO_IGNORE_THRESHOLD = 0.6  # background anchors with pooled pseudo >= it are ignored
+    _C.MODEL.DMINER.RPN_BRANCH_LOSS_WEIGHT = 1.0
+    # FCOS (MODEL.META_ARCHITECTURE = "FCOSDMiner"): m per level for P3, P4, P5
+    _C.MODEL.DMINER.FCOS_TOP_M = [96, 64, 32]
+    _C.MODEL.DMINER.FCOS_PSEUDO_BETA = 4.0  # soft negatives weighted by (1 - pseudo)^beta
     return cfg
 
 

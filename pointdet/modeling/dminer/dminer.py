@@ -105,6 +105,7 @@ class DMiner:
         centers: List[torch.Tensor],
         classes: List[torch.Tensor],
         prefix: str = "",
+        pseudo: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Heat-map focal loss on Y_bar (positives: the ground-truth centres only) and, with
         PGCL, ``loss_pgcl`` = lambda_pgcl * L_pgcl.
@@ -115,8 +116,11 @@ class DMiner:
             heatmaps: (N, C, H, W) ground-truth Y.
             centers, classes: per image, the annotated instances' centre cells and classes.
             prefix: prepended to the loss names ("loss_hm", "loss_pgcl").
+            pseudo: (N, C, H, W) Y~ when already computed (:meth:`pseudo_heatmaps`).
         """
-        target = merge_pseudo_heatmap(heatmaps, self.pseudo_heatmaps(features, heatmaps))
+        if pseudo is None:
+            pseudo = self.pseudo_heatmaps(features, heatmaps)
+        target = merge_pseudo_heatmap(heatmaps, pseudo)
         out = {}
         negative_mask = None
         if self.use_pgcl:
