@@ -14,7 +14,7 @@ from detectron2.engine import DefaultPredictor
 from detectron2.modeling.meta_arch.fcos import FCOS as D2FCOS
 from detectron2.structures import Boxes, Instances
 
-from configs.common.models.dminer import dminer, with_dminer_fcos, with_dminer_rpn
+from configs.common.dminer import dminer, with_dminer_fcos, with_dminer_rpn
 from pointdet.modeling.dminer import DMinerRPN, FCOSDMiner
 from tests.modeling.test_detectors import (  # noqa: F401  (tiny_dataset is a fixture)
     SIZE,
