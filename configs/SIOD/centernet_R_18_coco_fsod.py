@@ -10,7 +10,11 @@ ImageNet weights: torchvision's ResNet-18 converted with Detectron2's
     python tools/train_net.py --config-file configs/SIOD/centernet_R_18_coco_fsod.py --num-gpus 4
 """
 from ..common.data.coco import dataloader
-from ..common.data.siod import centernet_coco_test_augmentations, centernet_coco_train_augmentations, score_aware_evaluator
+from ..common.data.siod import (
+    centernet_coco_test_augmentations,
+    centernet_coco_train_augmentations,
+    score_aware_evaluator,
+)
 from ..common.models.centernet import centernet_resnet
 from ..common.optim import Adam as optimizer
 from ..common.schedules import multistep_with_warmup

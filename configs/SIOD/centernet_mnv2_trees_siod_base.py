@@ -1,4 +1,5 @@
-"""SIOD demo, CenterNet MobileNetV2, Keep1 trees (one crown per tile: ``pointdet_trees_train_keep1_s0``),
+"""SIOD demo, CenterNet MobileNetV2, Keep1 trees (one crown per tile:
+``pointdet_trees_train_keep1_s0``),
 no DMiner: "SIOD (base)". Everything else as ``centernet_mnv2_trees_fsod.py``.
 
     python tools/make_weak_annotations.py keep1 --input datasets/pointdet_demo/trees/annotations/trees_train.json --seed 0

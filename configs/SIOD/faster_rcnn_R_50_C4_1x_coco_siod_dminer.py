@@ -1,4 +1,5 @@
-"""Faster R-CNN R50-C4 + DMiner (the class-wise DMiner branch beside the RPN, training only; paper values) on Keep1 COCO: "SIOD (DMiner)", SIOD Table 1.
+"""Faster R-CNN R50-C4 + DMiner (the class-wise DMiner branch beside the RPN, training only;
+paper values) on Keep1 COCO: "SIOD (DMiner)", SIOD Table 1.
 
     python tools/train_net.py --config-file configs/SIOD/faster_rcnn_R_50_C4_1x_coco_siod_dminer.py --num-gpus 8
 """

@@ -1,4 +1,5 @@
-"""FCOS R50-FPN + DMiner (DMiner on P3-P5 (m = 96, 64, 32); paper values) on Keep1 COCO: "SIOD (DMiner)", SIOD Table 1.
+"""FCOS R50-FPN + DMiner (DMiner on P3-P5, m = 96, 64, 32; paper values) on Keep1 COCO:
+"SIOD (DMiner)", SIOD Table 1.
 
     python tools/train_net.py --config-file configs/SIOD/fcos_R_50_FPN_1x_coco_siod_dminer.py --num-gpus 8
 """

@@ -1,4 +1,5 @@
-"""SIOD demo, FCOS (MobileNetV2-FPN, slim head), Keep1 trees (``pointdet_trees_train_keep1_s0``), no DMiner: "SIOD (base)".
+"""SIOD demo, FCOS (MobileNetV2-FPN, slim head), Keep1 trees (``pointdet_trees_train_keep1_s0``),
+no DMiner: "SIOD (base)".
 
     python tools/train_net.py --num-threads 1 --config-file configs/SIOD/fcos_mnv2_fpn_trees_siod_base.py
 """

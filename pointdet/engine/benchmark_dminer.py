@@ -16,7 +16,7 @@ is the command.
 import logging
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 __all__ = ["DEFAULT_PAIRS", "synthetic_siod_batch", "benchmark_dminer", "format_table"]
 
@@ -178,7 +178,8 @@ def benchmark_dminer(
                 fn()
                 _sync(device)
                 times[kind].append(time.perf_counter() - t0)
-            logger.info("  step %d/%d: base %.3f s, DMiner %.3f s", i + 1, steps, times["base"][-1], times["dminer"][-1])
+            logger.info("  step %d/%d: base %.3f s, DMiner %.3f s", i + 1, steps, times["base"][-1],
+                        times["dminer"][-1])
         row = {"name": name, "base_config": base_cfg, "dminer_config": dminer_cfg}
         row["base_s"], row["dminer_s"] = statistics.median(times["base"]), statistics.median(times["dminer"])
         row["time_ratio"] = row["dminer_s"] / row["base_s"]

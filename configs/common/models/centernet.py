@@ -45,7 +45,9 @@ def centernet_resnet(depth=18, neck_conv="dcn", neck_channels=(256, 128, 64), he
     """LazyCall of CenterNet-Res{depth} (BGR, MSRA statistics)."""
     backbone = L(ResNet)(
         stem=L(BasicStem)(in_channels=3, out_channels=64, norm="BN"),
-        stages=L(ResNet.make_default_stages)(depth=depth, norm="BN", **({} if depth < 50 else {"stride_in_1x1": False})),
+        stages=L(ResNet.make_default_stages)(
+            depth=depth, norm="BN", **({} if depth < 50 else {"stride_in_1x1": False})  # torchvision: stride in 3x3
+        ),
         out_features=["res5"],
         freeze_at=0,
     )

@@ -77,6 +77,7 @@ class CenterNet(nn.Module):
         pixel_mean: Sequence[float],
         pixel_std: Sequence[float],
         input_format: str = "BGR",
+        size_divisibility: int = 32,
     ):
         """
         Args:
@@ -86,6 +87,8 @@ class CenterNet(nn.Module):
             heatmap_weight, size_weight, offset_weight: loss weights (1, lambda_size 0.1, lambda_off 1).
             test_topk: detections per image (100); test_score_thresh: drop scores below it.
             dminer: :class:`DMiner` (None: the plain CenterNet, FSOD / SIOD base).
+            size_divisibility: inputs are padded to a multiple of it (and of the backbone's),
+                32 as the reference, so that the stride-4 map aligns with the input.
         """
         super().__init__()
         self.backbone = backbone
@@ -101,6 +104,7 @@ class CenterNet(nn.Module):
         self.test_score_thresh = test_score_thresh
         self.dminer = dminer
         self.input_format = input_format
+        self.size_divisibility = max(int(size_divisibility), int(backbone.size_divisibility))
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
         self.stride = backbone.output_shape()[in_feature].stride / neck.upsampling
@@ -137,7 +141,7 @@ class CenterNet(nn.Module):
     def preprocess_image(self, batched_inputs: List[Dict]) -> ImageList:
         images = [move_device_like(x["image"], self.pixel_mean) for x in batched_inputs]
         images = [(x - self.pixel_mean) / self.pixel_std for x in images]
-        return ImageList.from_tensors(images, self.backbone.size_divisibility)
+        return ImageList.from_tensors(images, self.size_divisibility)
 
     def forward(self, batched_inputs: List[Dict]):
         images = self.preprocess_image(batched_inputs)
@@ -155,7 +159,9 @@ class CenterNet(nn.Module):
     def targets(self, gt: List[Instances], height: int, width: int):
         """Per-image :class:`HeatmapTargets` on the (height, width) output map."""
         return [
-            box_heatmap_targets(g.gt_boxes.tensor, g.gt_classes, self.num_classes, height, width, self.stride, self.min_overlap)
+            box_heatmap_targets(
+                g.gt_boxes.tensor, g.gt_classes, self.num_classes, height, width, self.stride, self.min_overlap
+            )
             for g in gt
         ]
 

@@ -41,7 +41,9 @@ class ModulatedDeformConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         o1, o2, mask = self.offset_mask(x).chunk(3, dim=1)
         offset = torch.cat([o1, o2], dim=1)
-        return deform_conv2d(x, offset, self.weight, self.bias, padding=(self.padding, self.padding), mask=mask.sigmoid())
+        return deform_conv2d(
+            x, offset, self.weight, self.bias, padding=(self.padding, self.padding), mask=mask.sigmoid()
+        )
 
 
 def _bilinear_upsampling_(deconv: nn.ConvTranspose2d) -> None:
@@ -68,7 +70,10 @@ class CenterNetNeck(nn.Module):
         layers = []
         c_in = in_channels
         for c in channels:
-            layers.append(ModulatedDeformConv(c_in, c, bias=False) if conv == "dcn" else nn.Conv2d(c_in, c, 3, padding=1, bias=False))
+            if conv == "dcn":
+                layers.append(ModulatedDeformConv(c_in, c, bias=False))
+            else:
+                layers.append(nn.Conv2d(c_in, c, 3, padding=1, bias=False))
             layers += [get_norm(norm, c), nn.ReLU(inplace=True)]
             up = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1, output_padding=0, bias=False)
             _bilinear_upsampling_(up)
@@ -90,7 +95,9 @@ class CenterNetHead(nn.Module):
         super().__init__()
 
         def branch(out):
-            return nn.Sequential(nn.Conv2d(in_channels, head_conv, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(head_conv, out, 1))
+            return nn.Sequential(
+                nn.Conv2d(in_channels, head_conv, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(head_conv, out, 1)
+            )
 
         self.heatmap = branch(num_classes)
         self.size = branch(2)

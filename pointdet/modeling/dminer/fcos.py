@@ -14,6 +14,7 @@ Not in the paper, so pointdet's choices (``projects/SIOD/README.md``):
 from typing import List, Sequence
 
 import torch
+import torch.nn.functional as F
 from fvcore.nn import sigmoid_focal_loss
 from torch import Tensor
 
@@ -99,7 +100,7 @@ class FCOSDMiner(FCOS):
         pseudo, pgcl = self.dminer_terms(features, predictions[0], gt_instances)
         if self.dminer.use_splg:  # FCOS's classification loss again, with soft negatives
             logits = torch.cat(pred_logits, dim=1)
-            target = torch.nn.functional.one_hot(torch.stack(gt_labels), self.num_classes + 1)[..., :-1].to(logits.dtype)
+            target = F.one_hot(torch.stack(gt_labels), self.num_classes + 1)[..., :-1].to(logits.dtype)
             loss = sigmoid_focal_loss(logits, target, self.focal_loss_alpha, self.focal_loss_gamma, "none")
             weight = torch.where(target > 0, torch.ones_like(pseudo), (1 - pseudo).pow(self.pseudo_beta))
             losses["loss_fcos_cls"] = (loss * weight).sum() / self.loss_normalizer

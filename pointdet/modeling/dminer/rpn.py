@@ -92,7 +92,9 @@ class DMinerRPN(RPN):
         self.dminer = dminer
         self.num_classes = num_classes
         self.pool_kernel_sizes = tuple(int(k) for k in pool_kernel_sizes)
-        self.pseudo_ignore_threshold = dminer.sim_threshold if pseudo_ignore_threshold is None else pseudo_ignore_threshold
+        if pseudo_ignore_threshold is None:
+            pseudo_ignore_threshold = dminer.sim_threshold
+        self.pseudo_ignore_threshold = pseudo_ignore_threshold
         self.min_overlap = min_overlap
         self.branch_loss_weight = branch_loss_weight
         self._anchor_pseudo: Optional[Tensor] = None
