@@ -56,6 +56,8 @@ class FCOSDMiner(FCOS):
         super().__init__(**kwargs)
         if len(dminer_top_m) > len(self.head_in_features):
             raise ValueError(f"dminer_top_m {tuple(dminer_top_m)} has more levels than {self.head_in_features}")
+        if dminer.loss_mask:
+            raise ValueError("FCOSDMiner does not implement DMiner's loss_mask option (CenterNet / DMinerRPN do)")
         self.dminer = dminer
         self.dminer_top_m = tuple(int(m) for m in dminer_top_m)
         self.pseudo_beta = pseudo_beta

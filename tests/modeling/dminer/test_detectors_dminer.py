@@ -53,6 +53,11 @@ def test_fcos_dminer_trains_and_loads_into_stock_fcos(tiny_dataset, tmp_path):
     assert torch.equal(a.scores, b.scores) and torch.equal(a.pred_boxes.tensor, b.pred_boxes.tensor)
 
 
+def test_fcos_dminer_refuses_the_loss_mask():
+    with pytest.raises(ValueError, match="loss_mask"):
+        instantiate(with_dminer_fcos(_fcos_lazy(), miner=dminer(loss_mask=True)))
+
+
 def test_fcos_dminer_soft_negatives_change_only_the_classification_loss(tiny_dataset):
     torch.manual_seed(0)
     model = instantiate(with_dminer_fcos(_fcos_lazy(), miner=dminer(sim_threshold=0.0, use_pgcl=False)))
