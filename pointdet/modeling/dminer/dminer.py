@@ -21,6 +21,22 @@ from .splg import merge_pseudo_heatmap, splg_pseudo_heatmap
 __all__ = ["DMiner"]
 
 
+def _log_pseudo_statistics(pseudo: torch.Tensor, prefix: str) -> None:
+    """Inside a trainer (Detectron2's event storage active): pseudo-labelled cells per image and
+    their mean value, for (N, C, H, W) ``pseudo``."""
+    from detectron2.utils.events import get_event_storage
+
+    try:
+        storage = get_event_storage()
+    except AssertionError:  # no storage outside a trainer
+        return
+    positive = pseudo > 0
+    storage.put_scalars(**{
+        f"{prefix}dminer/pseudo_cells_per_image": positive.amax(dim=1).sum().item() / max(len(pseudo), 1),
+        f"{prefix}dminer/pseudo_mean_value": pseudo[positive].mean().item() if positive.any() else 0.0,
+    })
+
+
 class DMiner:
     """SPLG + PGCL on dense maps.
 
@@ -108,7 +124,8 @@ class DMiner:
         pseudo: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Heat-map focal loss on Y_bar (positives: the ground-truth centres only) and, with
-        PGCL, ``loss_pgcl`` = lambda_pgcl * L_pgcl.
+        PGCL, ``loss_pgcl`` = lambda_pgcl * L_pgcl. Inside a trainer, also logs the number of
+        pseudo-labelled cells per image and their mean value (``dminer/...``).
 
         Args:
             features: (N, D, H, W) the branch's feature map F.
@@ -128,6 +145,7 @@ class DMiner:
             out[f"{prefix}loss_pgcl"] = self.pgcl_weight * loss
             if self.loss_mask:
                 negative_mask = ~selected[:, None]
+        _log_pseudo_statistics(pseudo, prefix)
         out[f"{prefix}loss_hm"] = heatmap_focal_loss(
             logits, target, positive=heatmaps.eq(1), negative_mask=negative_mask
         )

@@ -168,3 +168,15 @@ def test_dminer_losses_soft_pseudo_never_positive():
     assert set(both) == {"rpn_loss_hm", "rpn_loss_pgcl"}
     assert both["rpn_loss_hm"].item() == pytest.approx(-2 * t, rel=1e-5)
     assert both["rpn_loss_pgcl"].item() > 0
+
+
+def test_dminer_logs_pseudo_statistics_inside_a_trainer():
+    from detectron2.utils.events import EventStorage
+
+    feat = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 2, 1, 3)
+    y = torch.zeros(1, 1, 1, 3)
+    y[0, 0, 0, 0] = 1.0
+    with EventStorage() as storage:
+        DMiner(use_pgcl=False).losses(feat, torch.zeros(1, 1, 1, 3), y, [torch.tensor([[0, 0]])], [torch.tensor([0])])
+    assert storage.latest()["dminer/pseudo_cells_per_image"][0] == 1.0  # cell 2 (cosine 1); cell 1 cosine 0
+    assert storage.latest()["dminer/pseudo_mean_value"][0] == pytest.approx(1.0)
