@@ -24,6 +24,7 @@ def add_pointdet_config(cfg):
     from .evaluation.point_ap import add_point_eval_config
     from .evaluation.score_aware import add_score_aware_config
     from .modeling.backbone.mobilenetv2 import add_mobilenetv2_config
+    from .modeling.centernet.config import add_centernet_config
     from .modeling.cpr.config import add_cprnet_config
     from .modeling.meta_arch.fcos import add_fcos_config
     from .modeling.p2pnet.config import add_p2pnet_config
@@ -33,6 +34,7 @@ def add_pointdet_config(cfg):
         add_fcos_config,
         add_cprnet_config,
         add_p2pnet_config,
+        add_centernet_config,
         add_point_data_config,
         add_point_eval_config,
         add_score_aware_config,

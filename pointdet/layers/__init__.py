@@ -11,3 +11,11 @@ from .mil import (  # noqa: F401
     mil_loss,
     negative_loss,
 )
+from .heatmap import (  # noqa: F401
+    HeatmapTargets,
+    box_heatmap_targets,
+    draw_gaussian,
+    gaussian_kernel,
+    gaussian_radius,
+    heatmap_focal_loss,
+)

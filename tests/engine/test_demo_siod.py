@@ -1,0 +1,49 @@
+"""The SIOD demo stage's command sequence (dry run): Keep1 files per seed, then per detector and
+seed the paired SIOD-base / DMiner runs (and FSOD in the full form), every config existing."""
+import os
+import shlex
+
+from pointdet.engine.demo import DEMO_STAGES
+from pointdet.engine.demo.runner import REPO
+from tools.run_demo import main
+
+
+def _commands(capsys, *argv):
+    main(["--dry-run", "--num-threads", "0", *argv])
+    out = capsys.readouterr().out
+    marks = ("[demo] $ ", "[demo] skip (outputs exist): ")
+    return [shlex.split(line.split(m, 1)[1]) for line in out.splitlines() for m in marks if line.startswith(m)]
+
+
+def _configs(cmds):
+    return [c[c.index("--config-file") + 1] for c in cmds if "--config-file" in c]
+
+
+def test_siod_stage_is_registered_off_by_default():
+    assert "siod" in DEMO_STAGES and DEMO_STAGES["siod"].default is False
+
+
+def test_short_siod_stage_commands(capsys, tmp_path):
+    cmds = _commands(capsys, "--stages", "siod", "--output-dir", str(tmp_path))
+    assert os.path.basename(cmds[0][1]) == "make_weak_annotations.py" and cmds[0][2] == "keep1"
+    assert cmds[0][cmds[0].index("--seed") + 1] == "0"
+    assert _configs(cmds) == ["configs/SIOD/centernet_mnv2_trees_siod_base.py", "configs/SIOD/centernet_mnv2_trees_siod_dminer.py"]
+    base, miner = [c for c in cmds if "--config-file" in c]
+    # paired: same Keep1 file and seed, only the config (DMiner on/off) differs
+    pick = lambda c: sorted(a for a in c if a.startswith(("train.seed=", "dataloader.train.dataset.names=")))  # noqa: E731
+    assert pick(base) == pick(miner) == ["dataloader.train.dataset.names=pointdet_trees_train_keep1_s0", "train.seed=0"]
+    assert not os.listdir(tmp_path)
+
+
+def test_full_siod_stage_commands(capsys, tmp_path):
+    cmds = _commands(capsys, "--stages", "siod", "--full", "--output-dir", str(tmp_path))
+    seeds = [c[c.index("--seed") + 1] for c in cmds if "keep1" in c]
+    assert seeds == ["0", "1"]
+    configs = _configs(cmds)
+    assert len(configs) == 2 * (1 + 2 * 2)
+    for det in ("centernet_mnv2", "fcos_mnv2_fpn"):
+        assert configs.count(f"configs/SIOD/{det}_trees_fsod.py") == 1
+        assert configs.count(f"configs/SIOD/{det}_trees_siod_dminer.py") == 2
+    assert all(os.path.isfile(os.path.join(REPO, c)) for c in configs)
+    outputs = [a for c in cmds for a in c if a.startswith("train.output_dir=")]
+    assert len(set(outputs)) == len(outputs)
