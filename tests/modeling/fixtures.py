@@ -1,7 +1,8 @@
 """Tiny models and ground-truth builders shared by the point-model tests (CPU, random init).
 
 * :class:`TinyFPN` -- the one tiny backbone: levels p2 (stride 4) and p3 (stride 8), 8 channels.
-* :func:`tiny_cprnet`, :func:`tiny_p2pnet` -- narrow CPRNet / P2PNet on it.
+* :func:`tiny_cprnet`, :func:`tiny_p2pnet` -- narrow CPRNet / P2PNet on it;
+  :func:`constant_scores` makes a CPR head's outputs constant.
 * :func:`point_instances`, :func:`empty_instances` -- ground truth as ``PointDatasetMapper`` gives it.
 * :func:`half_empty_batch` -- two images, one with points and one without.
 """
@@ -16,6 +17,7 @@ __all__ = [
     "TinyFPN",
     "tiny_cprnet",
     "tiny_p2pnet",
+    "constant_scores",
     "point_instances",
     "empty_instances",
     "half_empty_batch",
@@ -60,6 +62,15 @@ def tiny_cprnet(num_classes: int = 2, **kw):
     kw.setdefault("circle_density", 4)
     head = CPRHead(in_channels=8, num_classes=num_classes, conv_dims=8, num_convs=1, num_groups=4)
     return CPRNet(backbone=TinyFPN(), head=head, num_classes=num_classes, in_feature="p3", **kw)
+
+
+def constant_scores(model, bias=0.0):
+    """f_cls and f_ins output constants: S_cls = sigmoid(bias) everywhere, uniform S_ins."""
+    with torch.no_grad():
+        for lin in (model.head.cls_out, model.head.ins_out):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        model.head.cls_out.bias.fill_(bias)
 
 
 def tiny_p2pnet(num_classes: int = 2, **kw):
