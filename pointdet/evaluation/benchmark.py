@@ -161,7 +161,7 @@ def _benchmark_score_aware(gt, dets, timer: _Timer, rows: List[Dict[str, Any]]) 
         gc.collect()
         gc.disable()
         try:
-            t_load_ref.append(timer(lambda: _load_results_pycocotools(coco_gt, consumable), "load_pycocotools")[0])
+            t_load_ref.append(timer(lambda c=consumable: _load_results_pycocotools(coco_gt, c), "load_pycocotools")[0])
             t_load.append(timer(lambda: load_results_into_coco(coco_gt, dets, "bbox"), "load_ours")[0])
             t_load_old.append(
                 timer(lambda: _load_results_pycocotools(coco_gt, copy.deepcopy(dets)), "load_deepcopy")[0]
