@@ -13,7 +13,7 @@ from detectron2.data import DatasetCatalog
 from pointdet.engine.refinement import RefinePointsHook, refinement_mapper_from_config
 from tests.engine import tiny_cpr
 from tests.engine.tiny_cpr import tiny_mapper, write_tiny_dataset
-from tests.modeling.fixtures import constant_scores, tiny_cprnet
+from tests.modeling.fixtures import constant_scores, tiny_cprnet, write_tiny_cprnet_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -137,34 +137,13 @@ def test_refine_annotation_file(tmp_path):
         refine_annotation_file(model, src, root, src, mapper=_no_resize_mapper(), progress=False)
 
 
-def _tiny_cpr_config(tmp_path, model):
-    """A LazyConfig of the tiny CPRNet (test resize to a short side of 48) and a checkpoint of ``model``."""
-    import torch
-
-    weights = tmp_path / "w.pth"
-    torch.save({"model": model.state_dict()}, weights)
-    cfg = tmp_path / "cfg.py"
-    cfg.write_text(
-        "from detectron2.config import LazyCall as L\n"
-        "from detectron2.data import transforms as T\n"
-        "from pointdet.modeling.cpr import CPRHead, CPRNet, CPRRefinementParams\n"
-        "from tests.modeling.fixtures import TinyFPN\n"
-        "model = L(CPRNet)(backbone=L(TinyFPN)(), head=L(CPRHead)(in_channels=8, num_classes=2, conv_dims=8,\n"
-        "    num_convs=1, num_groups=4), num_classes=2, in_feature='p3', bag_radius=1, circle_density=4,\n"
-        "    refinement=L(CPRRefinementParams)())\n"
-        "dataloader = dict(test=dict(mapper=dict(augmentations=[L(T.ResizeShortestEdge)(short_edge_length=48,\n"
-        "    max_size=1000)], image_format='RGB')))\n"
-    )
-    return str(cfg), str(weights)
-
-
 def test_refine_with_checkpoint(tmp_path):
     from pointdet.engine.refinement import refine_with_checkpoint
 
     src, root = _write_point_file(tmp_path)
     model = tiny_cprnet()
     constant_scores(model, 0.0)
-    cfg, weights = _tiny_cpr_config(tmp_path, model)
+    cfg, weights = write_tiny_cprnet_config(tmp_path, model)
     out = tmp_path / "refined.json"
     vis = tmp_path / "vis"
     stats = refine_with_checkpoint(cfg, weights, src, root, str(out), vis_dir=str(vis), device="cpu", progress=False)

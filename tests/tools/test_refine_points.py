@@ -5,8 +5,8 @@ import json
 import pytest
 
 from pointdet.utils.cli import run_cli
-from tests.engine.test_refinement import _tiny_cpr_config, _write_point_file
-from tests.modeling.fixtures import constant_scores, tiny_cprnet
+from tests.engine.test_refinement import _write_point_file
+from tests.modeling.fixtures import constant_scores, tiny_cprnet, write_tiny_cprnet_config
 from tools.refine_points import main
 
 
@@ -14,7 +14,7 @@ def test_refines_prints_rsv_and_exit_status(tmp_path, capsys):
     src, root = _write_point_file(tmp_path)
     model = tiny_cprnet()
     constant_scores(model, 0.0)
-    cfg, weights = _tiny_cpr_config(tmp_path, model)
+    cfg, weights = write_tiny_cprnet_config(tmp_path, model)
     out = tmp_path / "refined.json"
     argv = ["--config-file", cfg, "--weights", weights, "--input", src, "--image-root", root, "--output", str(out),
             "--quiet", "--device", "cpu"]
