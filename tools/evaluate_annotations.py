@@ -17,7 +17,6 @@ Add --output-json FILE to any subcommand to save the numbers. No output may be o
 input files.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -26,13 +25,10 @@ if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: impor
 
 from pointdet.utils.cli import run_cli  # noqa: E402
 
-from pointdet.data.coco_io import atomic_write_json, check_outputs_not_inputs  # noqa: E402
 from pointdet.evaluation.annotation_quality import (  # noqa: E402
-    compute_rsv,
-    corloc_miou,
-    pseudo_label_precision_recall,
-    relative_position_histogram,
-    relative_positions,
+    evaluate_boxes_file,
+    evaluate_mined_file,
+    evaluate_rsv_file,
 )
 
 
@@ -63,43 +59,14 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    inputs = {"rsv": ("weak", "gt"), "boxes": ("pseudo", "gt"), "mined": ("pseudo", "erased")}[args.command]
-    outputs = [args.output_json, getattr(args, "heatmap", None)]
-    check_outputs_not_inputs(outputs, [getattr(args, k) for k in inputs])
-    if args.output_json and args.output_json == getattr(args, "heatmap", None):
-        raise ValueError(f"--output-json and --heatmap name the same file {args.output_json}")
     if args.command == "rsv":
-        key = "clicks" if args.clicks else "point"
         edges = [float(e) for e in args.size_edges.split(",")] if args.size_edges else None
-        out = compute_rsv(args.weak, args.gt, point_key=key, size_edges=edges)
-        print(f"RSV = {out['rsv']:.4f} over {out['num']} objects")
-        for c, v in out["per_category"].items():
-            print(f"  category {c}: RSV = {v['rsv']:.4f} (n={v['num']})")
-        for label, v in out.get("per_size", {}).items():
-            print(f"  size {label} px: RSV = {v['rsv']:.4f} (n={v['num']})")
-        if args.heatmap:
-            from pointdet.evaluation.plots import plot_relative_position_heatmap
-
-            rel, _, _ = relative_positions(args.weak, args.gt, point_key=key)
-            hist, xe, ye = relative_position_histogram(rel, bins=args.bins)
-            plot_relative_position_heatmap(hist, xe, ye, args.heatmap,
-                                           title=f"{os.path.basename(args.weak)}  RSV={out['rsv']:.3f}")
-            print(f"wrote {args.heatmap}")
-        out["per_category"] = {str(k): v for k, v in out["per_category"].items()}
-    elif args.command == "boxes":
-        out = corloc_miou(args.pseudo, args.gt, iou_threshold=args.iou)
-        print(f"CorLoc = {out['corloc']:.4f}  mIoU_box = {out['miou_box']:.4f}  "
-              f"(GT objects {out['num_gt']}, without pseudo box {out['num_missing']})")
-        for k, (v, n) in out["miou_by_size"].items():
-            print(f"  mIoU_box[{k}] = {v:.4f} (n={n})")
-    else:
-        out = pseudo_label_precision_recall(args.pseudo, args.erased, iou_threshold=args.iou,
-                                            score_threshold=args.score_thresh)
-        print(f"precision = {out['precision']:.4f}  recall = {out['recall']:.4f}  "
-              f"(TP {out['tp']} / pseudo {out['num_pseudo']} / erased {out['num_erased']})")
-    if args.output_json:
-        atomic_write_json(json.loads(json.dumps(out, default=float).replace("NaN", "null")), args.output_json, indent=2)
-    return out
+        return evaluate_rsv_file(args.weak, args.gt, point_key="clicks" if args.clicks else "point", size_edges=edges,
+                                 heatmap=args.heatmap, bins=args.bins, output_json=args.output_json)
+    if args.command == "boxes":
+        return evaluate_boxes_file(args.pseudo, args.gt, iou_threshold=args.iou, output_json=args.output_json)
+    return evaluate_mined_file(args.pseudo, args.erased, iou_threshold=args.iou, score_threshold=args.score_thresh,
+                               output_json=args.output_json)
 
 
 if __name__ == "__main__":

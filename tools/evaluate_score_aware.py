@@ -46,22 +46,17 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
-    from pointdet.data.coco_io import CocoFormatError
     from pointdet.evaluation.score_aware import evaluate_score_aware_tasks, format_score_aware_table
 
-    try:
-        out = evaluate_score_aware_tasks(
-            args.gt_json,
-            args.results_json,
-            iou_types=args.iou_type,
-            round_scores=args.round_scores,
-            max_dets=(1, 10, args.max_dets),
-            output_json=args.output_json,
-            plot_path=args.plot,
-        )
-    except (CocoFormatError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    out = evaluate_score_aware_tasks(
+        args.gt_json,
+        args.results_json,
+        iou_types=args.iou_type,
+        round_scores=args.round_scores,
+        max_dets=(1, 10, args.max_dets),
+        output_json=args.output_json,
+        plot_path=args.plot,
+    )
     for result in out.values():
         print(format_score_aware_table(result["table"]))
         print()

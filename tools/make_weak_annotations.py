@@ -106,10 +106,5 @@ def main(argv=None):
     raise AssertionError(args.command)
 
 
-def cli(argv=None) -> int:
-    """:func:`main` with the tools' exit convention (:func:`pointdet.utils.cli.run_cli`)."""
-    return run_cli(main, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(cli())
+    sys.exit(run_cli(main))

@@ -24,8 +24,6 @@ if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: impor
 
 from pointdet.utils.cli import run_cli  # noqa: E402
 
-from pointdet.data.coco_io import CocoFormatError  # noqa: E402
-
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,15 +48,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from pointdet.engine.refinement import refine_with_checkpoint
 
-    try:
-        stats = refine_with_checkpoint(
-            args.config_file, args.weights, args.input, args.image_root, args.output, opts=args.opts,
-            gt_json=args.gt, vis_dir=args.vis_dir, vis_max=args.vis_max, batch_size=args.batch_size,
-            num_workers=args.num_workers, device=args.device, progress=not args.quiet, resume=not args.no_resume,
-        )
-    except (CocoFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    stats = refine_with_checkpoint(
+        args.config_file, args.weights, args.input, args.image_root, args.output, opts=args.opts,
+        gt_json=args.gt, vis_dir=args.vis_dir, vis_max=args.vis_max, batch_size=args.batch_size,
+        num_workers=args.num_workers, device=args.device, progress=not args.quiet, resume=not args.no_resume,
+    )
     print(f"CPR refinement -> {args.output}")
     for k, v in stats.items():
         print(f"  {k}: {v}")

@@ -26,8 +26,6 @@ if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: impor
 
 from pointdet.utils.cli import run_cli  # noqa: E402
 
-from pointdet.data.coco_io import CocoFormatError  # noqa: E402
-
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,13 +46,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from pointdet.engine.self_refinement import self_refine_file
 
-    try:
-        stats = self_refine_file(args.points, args.predictions, args.output, radius=args.radius,
-                                 score_thresh=args.score_thresh, ann_weight=args.ann_weight,
-                                 nearest_filter=not args.no_nearest_filter, gt_json=args.gt)
-    except (CocoFormatError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    stats = self_refine_file(args.points, args.predictions, args.output, radius=args.radius,
+                             score_thresh=args.score_thresh, ann_weight=args.ann_weight,
+                             nearest_filter=not args.no_nearest_filter, gt_json=args.gt)
     if not args.quiet:
         print(f"self-refinement -> {args.output}")
         for k, v in stats.items():

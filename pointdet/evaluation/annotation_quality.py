@@ -8,15 +8,26 @@ with the full GT file by annotation id (point and click generators keep the ids)
 annotation's image and category must agree in both files, and a GT file whose checksum is not
 in the weak file's provenance (``info.source_sha256`` along its ``source_info`` chain) is refused.
 Boxes are [x, y, w, h] in Detectron2's continuous convention: centre (x + w/2, y + h/2).
+
+:func:`evaluate_rsv_file`, :func:`evaluate_boxes_file` and :func:`evaluate_mined_file` are the
+commands of ``tools/evaluate_annotations.py``: each computes one metric, prints it and writes
+the requested outputs (never over an input file).
 """
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from pointdet.data.coco_io import CocoFormatError, file_sha256, load_coco_dict, validate_coco_dict
+from pointdet.data.coco_io import (
+    CocoFormatError,
+    atomic_write_json,
+    check_outputs_not_inputs,
+    file_sha256,
+    load_coco_dict,
+    validate_coco_dict,
+)
 from pointdet.data.provenance import source_checksums
 from pointdet.evaluation.results_io import load_results
 
@@ -31,6 +42,9 @@ __all__ = [
     "corloc_miou",
     "pseudo_label_precision_recall",
     "SAPNET_SIZE_BUCKETS",
+    "evaluate_rsv_file",
+    "evaluate_boxes_file",
+    "evaluate_mined_file",
 ]
 
 CocoLike = Union[str, Dict[str, Any]]
@@ -356,3 +370,106 @@ def pseudo_label_precision_recall(
         "num_pseudo": n_pseudo,
         "num_erased": n_erased,
     }
+
+
+# ----------------------------------------------------------------------------------------
+# one function per command of tools/evaluate_annotations.py: compute, print, write outputs
+# ----------------------------------------------------------------------------------------
+def _json_ready(obj: Any) -> Any:
+    """``obj`` with NaN as None, tuples as lists and dict keys as strings (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if math.isnan(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _check_outputs(outputs: Sequence[Optional[str]], inputs: Sequence[Any]) -> None:
+    named = [o for o in outputs if o]
+    if len(set(named)) < len(named):
+        raise ValueError(f"two outputs name the same file: {named}")
+    check_outputs_not_inputs(named, [os.fspath(i) for i in inputs if isinstance(i, (str, os.PathLike))])
+
+
+def evaluate_rsv_file(
+    weak: CocoLike,
+    gt: Optional[CocoLike] = None,
+    *,
+    point_key: str = "point",
+    size_edges: Optional[Sequence[float]] = None,
+    heatmap: Optional[str] = None,
+    bins: int = 100,
+    output_json: Optional[str] = None,
+    print_fn: Callable[[str], Any] = print,
+) -> Dict[str, Any]:
+    """RSV of a point or click file (:func:`compute_rsv`), printed overall, per category and per
+    size bin; optionally the relative-position heat-map (CPR Fig. 6, ``bins`` per axis) as a PNG
+    and the numbers as JSON. Neither output may be an input (``ValueError``, nothing written).
+
+    Returns:
+        :func:`compute_rsv`'s dict.
+    """
+    _check_outputs([output_json, heatmap], [weak, gt])
+    out = compute_rsv(weak, gt, point_key=point_key, size_edges=size_edges)
+    print_fn(f"RSV = {out['rsv']:.4f} over {out['num']} objects")
+    for c, v in out["per_category"].items():
+        print_fn(f"  category {c}: RSV = {v['rsv']:.4f} (n={v['num']})")
+    for label, v in out.get("per_size", {}).items():
+        print_fn(f"  size {label} px: RSV = {v['rsv']:.4f} (n={v['num']})")
+    if heatmap:
+        from .plots import plot_relative_position_heatmap
+
+        rel, _, _ = relative_positions(weak, gt, point_key=point_key)
+        hist, xe, ye = relative_position_histogram(rel, bins=bins)
+        name = os.path.basename(weak) if isinstance(weak, (str, os.PathLike)) else "<weak dict>"
+        plot_relative_position_heatmap(hist, xe, ye, heatmap, title=f"{name}  RSV={out['rsv']:.3f}")
+        print_fn(f"wrote {heatmap}")
+    if output_json:
+        atomic_write_json(_json_ready(out), output_json, indent=2)
+    return out
+
+
+def evaluate_boxes_file(
+    pseudo: CocoLike,
+    gt: CocoLike,
+    *,
+    iou_threshold: float = 0.5,
+    output_json: Optional[str] = None,
+    print_fn: Callable[[str], Any] = print,
+) -> Dict[str, Any]:
+    """CorLoc and mIoU_box of a pseudo-box file (:func:`corloc_miou`), printed with mIoU_box per
+    SAPNet size bucket; optionally written as JSON (never over an input). Returns the dict."""
+    _check_outputs([output_json], [pseudo, gt])
+    out = corloc_miou(pseudo, gt, iou_threshold=iou_threshold)
+    print_fn(f"CorLoc = {out['corloc']:.4f}  mIoU_box = {out['miou_box']:.4f}  "
+             f"(GT objects {out['num_gt']}, without pseudo box {out['num_missing']})")
+    for k, (v, n) in out["miou_by_size"].items():
+        print_fn(f"  mIoU_box[{k}] = {v:.4f} (n={n})")
+    if output_json:
+        atomic_write_json(_json_ready(out), output_json, indent=2)
+    return out
+
+
+def evaluate_mined_file(
+    pseudo,
+    erased_gt: CocoLike,
+    *,
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.0,
+    output_json: Optional[str] = None,
+    print_fn: Callable[[str], Any] = print,
+) -> Dict[str, Any]:
+    """Precision/recall of mined pseudo-labels vs the erased GT (:func:`pseudo_label_precision_recall`),
+    printed; optionally written as JSON (never over an input). Returns the dict."""
+    _check_outputs([output_json], [pseudo, erased_gt])
+    out = pseudo_label_precision_recall(pseudo, erased_gt, iou_threshold=iou_threshold,
+                                        score_threshold=score_threshold)
+    print_fn(f"precision = {out['precision']:.4f}  recall = {out['recall']:.4f}  "
+             f"(TP {out['tp']} / pseudo {out['num_pseudo']} / erased {out['num_erased']})")
+    if output_json:
+        atomic_write_json(_json_ready(out), output_json, indent=2)
+    return out

@@ -238,8 +238,6 @@ def test_derived_file_loads_and_wrong_type_fails(weak_root):
         DatasetCatalog.get("pointdet_trees_train_keep1_s0")
 
 
-@pytest.mark.skipif(not os.path.isfile(os.path.join(REPO, "tools", "make_weak_annotations.py")),
-                    reason="tools/make_weak_annotations.py not present")
 def test_hint_command_creates_the_missing_file(weak_root):
     """The command printed for a missing file really creates it (end to end with the generator tool)."""
     register_all_weak_datasets(weak_root)

@@ -257,12 +257,3 @@ def test_unprepared_root_fails_clearly_then_restore(tmp_path):
     finally:
         register_demo_datasets()
     assert not MetadataCatalog.get("pointdet_trees_val").json_file.startswith(str(tmp_path))
-
-
-def test_cli_prints_summary(demo_paths, capsys):
-    from tools.prepare_demo_data import main
-
-    paths = main([])
-    text = capsys.readouterr().out
-    assert paths == demo_paths
-    assert "pointdet_trees_train" in text and "1049" in text and "mobilenet_v2-b0353104.pth" in text

@@ -1,5 +1,7 @@
 """A tiny deterministic CPRNet and point dataset shared by the relabel-engine tests.
 
+The model is :func:`tests.modeling.fixtures.tiny_cprnet` (the one tiny backbone of the tests).
+
 The checkpoint ``data/tiny_cprnet.pth`` (a few KB) holds the weights; the images and the point
 file are rebuilt byte for byte from fixed seeds, so a refined file written from them is
 reproducible and can be compared with the checked-in golden file.
@@ -9,44 +11,20 @@ import os
 
 import numpy as np
 import torch
-from torch import nn
 
-from detectron2.layers import ShapeSpec
-from detectron2.modeling import Backbone
-
-from pointdet.modeling.cpr import CPRHead, CPRNet
+from pointdet.modeling.cpr import CPRNet
 from pointdet.modeling.cpr.refinement import CPRRefinementParams
+from tests.modeling import fixtures
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 CHECKPOINT = os.path.join(DATA, "tiny_cprnet.pth")
 NUM_CLASSES = 2
 
 
-class TinyP3(Backbone):
-    """One random-init level "p3" (stride 8, 8 channels): two strided convs."""
-
-    def __init__(self, channels: int = 8):
-        super().__init__()
-        self.c2 = nn.Conv2d(3, channels, 3, stride=4, padding=1)
-        self.c3 = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
-        self.channels = channels
-
-    def forward(self, x):
-        return {"p3": self.c3(torch.relu(self.c2(x)))}
-
-    def output_shape(self):
-        return {"p3": ShapeSpec(channels=self.channels, stride=8)}
-
-    @property
-    def size_divisibility(self):
-        return 8
-
-
 def tiny_cprnet(load: bool = True) -> CPRNet:
-    """The tiny CPRNet (K = 2, R = 1, u0 = 4); with ``load`` the checked-in weights."""
-    head = CPRHead(in_channels=8, num_classes=NUM_CLASSES, conv_dims=8, num_convs=1, num_groups=4)
-    model = CPRNet(backbone=TinyP3(), head=head, num_classes=NUM_CLASSES, in_feature="p3", bag_radius=1,
-                   circle_density=4, refinement=CPRRefinementParams(score_threshold=0.05))
+    """The tiny CPRNet of the shared fixtures (K = 2, R = 1, u0 = 4, refinement score threshold
+    0.05); with ``load`` the checked-in weights."""
+    model = fixtures.tiny_cprnet(NUM_CLASSES, refinement=CPRRefinementParams(score_threshold=0.05))
     if load:
         state = torch.load(CHECKPOINT, map_location="cpu")
         model.load_state_dict(state["model"])

@@ -10,6 +10,9 @@ from pointdet.evaluation.annotation_quality import (
     box_iou_xywh,
     compute_rsv,
     corloc_miou,
+    evaluate_boxes_file,
+    evaluate_mined_file,
+    evaluate_rsv_file,
     pseudo_label_precision_recall,
     relative_position_histogram,
     relative_positions,
@@ -188,25 +191,40 @@ def test_pseudo_label_errors(tmp_path):
         pseudo_label_precision_recall(str(bad), ERASED)
 
 
-def test_cli(tmp_path, capsys):
-    from tools.evaluate_annotations import main
-
+def _write_inputs(tmp_path):
     for name, obj in (("gt.json", GT), ("pts.json", POINTS), ("erased.json", ERASED)):
         (tmp_path / name).write_text(json.dumps(obj))
-    out = main(["rsv", str(tmp_path / "pts.json"), str(tmp_path / "gt.json"), "--heatmap",
-                str(tmp_path / "heat.png"), "--output-json", str(tmp_path / "rsv.json")])
+    return tuple(str(tmp_path / n) for n in ("pts.json", "gt.json", "erased.json"))
+
+
+def test_file_commands_print_and_write_their_outputs(tmp_path):
+    pts, gt, erased = _write_inputs(tmp_path)
+    lines = []
+    out = evaluate_rsv_file(pts, gt, size_edges=(5, 12), heatmap=str(tmp_path / "heat.png"),
+                            output_json=str(tmp_path / "rsv.json"), print_fn=lines.append)
     assert out["rsv"] == pytest.approx(0.0203670, abs=1e-7)
+    assert lines[:3] == ["RSV = 0.0204 over 3 objects", "  category 1: RSV = 0.0100 (n=2)",
+                         "  category 2: RSV = 0.0000 (n=1)"]
+    assert "  size <5 px: RSV = nan (n=0)" in lines
     with open(tmp_path / "heat.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((tmp_path / "rsv.json").read_text())["num"] == 3
-    out = main(["boxes", str(tmp_path / "gt.json"), str(tmp_path / "gt.json")])
+    saved = json.loads((tmp_path / "rsv.json").read_text())  # strict JSON: NaN as null, keys as strings
+    assert saved["num"] == 3 and saved["per_category"]["1"]["num"] == 2 and saved["per_size"]["<5"]["rsv"] is None
+
+    lines = []
+    out = evaluate_boxes_file(gt, gt, output_json=str(tmp_path / "b.json"), print_fn=lines.append)
     assert out["corloc"] == 1.0 and out["miou_box"] == 1.0
+    assert lines[0] == "CorLoc = 1.0000  mIoU_box = 1.0000  (GT objects 3, without pseudo box 0)"
+    assert json.loads((tmp_path / "b.json").read_text())["miou_by_size"]["s"] == [1.0, 3]
+
     (tmp_path / "mined.json").write_text(json.dumps([{"image_id": 1, "category_id": 2, "bbox": [20, 20, 10, 10],
                                                       "score": 0.3}]))
-    out = main(["mined", str(tmp_path / "mined.json"), str(tmp_path / "erased.json"),
-                "--output-json", str(tmp_path / "m.json")])
+    lines = []
+    out = evaluate_mined_file(str(tmp_path / "mined.json"), erased, output_json=str(tmp_path / "m.json"),
+                              print_fn=lines.append)
     assert out["precision"] == 1.0 and out["recall"] == pytest.approx(1 / 3)
-    assert "precision = 1.0000" in capsys.readouterr().out
+    assert lines == ["precision = 1.0000  recall = 0.3333  (TP 1 / pseudo 1 / erased 3)"]
+    assert json.loads((tmp_path / "m.json").read_text())["tp"] == 1
 
 
 def test_unrelated_files_are_refused_with_the_first_mismatching_id(tmp_path):
@@ -243,15 +261,18 @@ def test_rsv_from_the_files_own_true_boxes():
     assert ids.tolist() == [1, 3]
 
 
-def test_cli_refuses_to_overwrite_an_input(tmp_path):
-    from tools.evaluate_annotations import main
-
-    for name, obj in (("gt.json", GT), ("pts.json", POINTS), ("erased.json", ERASED)):
-        (tmp_path / name).write_text(json.dumps(obj))
+def test_file_commands_refuse_to_overwrite_an_input(tmp_path):
+    pts, gt, erased = _write_inputs(tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    pts, gt, erased = (str(tmp_path / n) for n in ("pts.json", "gt.json", "erased.json"))
-    for argv in (["rsv", pts, gt, "--output-json", gt], ["rsv", pts, gt, "--heatmap", pts],
-                 ["boxes", gt, gt, "--output-json", gt], ["mined", gt, erased, "--output-json", erased]):
+    calls = (
+        lambda: evaluate_rsv_file(pts, gt, output_json=gt),
+        lambda: evaluate_rsv_file(pts, gt, heatmap=pts),
+        lambda: evaluate_boxes_file(gt, gt, output_json=gt),
+        lambda: evaluate_mined_file(gt, erased, output_json=erased),
+    )
+    for call in calls:
         with pytest.raises(ValueError, match="would overwrite the input file"):
-            main(argv)
+            call()
+    with pytest.raises(ValueError, match="two outputs name the same file"):
+        evaluate_rsv_file(pts, gt, output_json=str(tmp_path / "o"), heatmap=str(tmp_path / "o"))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

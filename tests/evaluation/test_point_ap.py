@@ -472,19 +472,21 @@ def test_pr_curve_plot(tmp_path):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli(tmp_path, capsys):
-    from tools.evaluate_points import main
+def test_files_function_prints_the_tables_and_writes_the_outputs(tmp_path):
+    from pointdet.evaluation.point_ap import evaluate_point_ap_files
 
     gt, dets = _random_problem(2, n_img=2, n_cat=2)
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "res.json").write_text(json.dumps(dets))
-    r = main([str(tmp_path / "gt.json"), str(tmp_path / "res.json"), "--taus", "0.5", "1", "--area-preset", "tiny",
-              "--output-dir", str(tmp_path / "o")])
-    out = capsys.readouterr().out
+    lines = []
+    r = evaluate_point_ap_files(str(tmp_path / "gt.json"), str(tmp_path / "res.json"), taus=(0.5, 1), area_ranges="tiny",
+                                output_dir=str(tmp_path / "o"), print_fn=lines.append)
+    out = "\n".join(lines)
     assert "Location eval: (AP/AR) @[ dis=1.0 | area=tiny" in out
     with open(tmp_path / "o" / "point_ap_metrics.json") as f:
         m = json.load(f)
     assert m["metrics"]["AP@1.0"] == pytest.approx(r.metrics()["AP@1.0"])
+    assert r.metrics() == pytest.approx(evaluate_point_ap(gt, dets, (0.5, 1), area_ranges="tiny").metrics(), nan_ok=True)
     assert (tmp_path / "o" / "point_pr_curves.png").is_file()
     # a readable table: one row per (area range, maxDets), one column per tau
     header = next(line for line in out.splitlines() if line.startswith("| area"))
@@ -493,36 +495,29 @@ def test_cli(tmp_path, capsys):
     assert sum(line.startswith("| tiny1 ") for line in out.splitlines()) == 1
 
 
-def test_cli_custom_area_ranges_and_rules(tmp_path, capsys):
-    from tools.evaluate_points import main
+def test_custom_area_ranges_and_rules(tmp_path):
+    from pointdet.evaluation.point_ap import evaluate_point_ap_files, resolve_area_ranges
 
     gt = _gt([{"bbox": [0, 0, 10, 10]}, {"bbox": [50, 50, 40, 40], "ignore": 1}], n_cats=2)
     dets = [_det(5, 5, 0.9), _det(70, 70, 0.8)]
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "res.json").write_text(json.dumps(dets))
-    args = [str(tmp_path / "gt.json"), str(tmp_path / "res.json"), "--taus", "1",
-            "--area-range", "everything", "0", "1e10", "--area-range", "big", "400", "1e10"]
-    r = main(args)
+    ranges = resolve_area_ranges([("everything", "0", "1e10"), ("big", "400", "1e10")])
+    assert ranges == (("everything", 0.0, 1e10), ("big", 400.0, 1e10))
+    lines = []
+    args = (str(tmp_path / "gt.json"), str(tmp_path / "res.json"), (1.0,))
+    r = evaluate_point_ap_files(*args, area_ranges=ranges, print_fn=lines.append)
     assert r.area_labels == ["everything", "big"]
     assert r.npos[0].tolist() == [1, 0]  # the ignore GT is an ignore region by default
     assert r.ap[0, 0, 0, 0] == 1.0 and math.isnan(r.mean_ap[1, 0, 0])
-    out = capsys.readouterr().out
+    out = "\n".join(lines)
     assert "area ranges without any GT" in out and "big" in out
     assert "left out of the mean: c2" in out
-    r = main(args + ["--ignore-rule", "reference", "--empty-class-rule", "reference"])
+    r = evaluate_point_ap_files(*args, area_ranges=ranges, print_fn=lines.append, **REFERENCE)
     assert r.npos[0].tolist() == [2, 1]  # only iscrowd is honoured: the 'ignore' GT is regular
     assert r.ap[1, 0, 0, 0] == 1.0  # no GT, no detection: AP 1 under the reference rule
-    with pytest.raises(SystemExit):
-        main(args + ["--area-range", "bad", "10", "5"])
-    assert "min_area < max_area" in capsys.readouterr().err
-
-
-def test_cli_help_shows_defaults(capsys):
-    from tools.evaluate_points import build_parser
-
-    text = build_parser().format_help()
-    assert "(default: coco)" in text and "(default: iscrowd_or_ignore)" in text
-    assert "(default: [0.5, 1.0, 2.0])" in text and "--area-range" in text
+    with pytest.raises(ValueError, match="min_area < max_area"):
+        resolve_area_ranges([("bad", "10", "5")])
 
 
 @pytest.mark.parametrize("which", ["gt", "results"])

@@ -28,6 +28,8 @@ from pointdet.evaluation.score_aware import (
     STAT_NAMES,
     ScoreAwareCOCOEvaluator,
     evaluate_score_aware,
+    evaluate_score_aware_tasks,
+    format_score_aware_table,
     plot_ap_vs_score_threshold,
     round_result_scores,
 )
@@ -277,20 +279,19 @@ def _write(path, obj):
     return str(path)
 
 
-def test_cli_writes_table_and_plot(tmp_path, capsys):
-    from tools.evaluate_score_aware import main
-
+def test_files_function_writes_table_and_plot(tmp_path):
     rng = np.random.default_rng(0)
     gt = make_gt(rng, 3, 2)
     dets = make_dets(rng, gt)
     gp, rp = _write(tmp_path / "gt.json", gt), _write(tmp_path / "res.json", dets)
     out_json, png = tmp_path / "out" / "sa.json", tmp_path / "out" / "sa.png"
-    assert main([gp, rp, "--iou-type", "bbox", "--output-json", str(out_json), "--plot", str(png)]) == 0
-    printed = capsys.readouterr().out
+    out = evaluate_score_aware_tasks(gp, rp, iou_types=["bbox"], output_json=str(out_json), plot_path=str(png))
+    printed = format_score_aware_table(out["bbox"]["table"])
     assert "| AP@S |" in printed and "| S_9 |" in printed and "percent" in printed
     # the exact thresholds are printed: a score of exactly 0.3 is below S_3
     assert "| S_3 | 0.30000000000000004 |" in printed and "| S_5 | 0.5 |" in printed
     table = json.load(open(out_json))["bbox"]
+    assert table == json.loads(json.dumps(out["bbox"]["table"]))
     assert table["thresholds"] == [float(t) for t in SCORE_THRESHOLDS]
     assert len(table["per_threshold"]) == 10 and set(STAT_NAMES) <= set(table["per_threshold"][4])
     ref = stock_stats(gt, dets, "bbox", SCORE_THRESHOLDS[4])
@@ -351,15 +352,13 @@ def test_malformed_json_and_missing_files(tmp_path):
         evaluate_score_aware(gp, [], iou_type="keypoints")
 
 
-def test_cli_reports_bad_input(tmp_path, capsys):
-    from tools.evaluate_score_aware import main
-
+def test_bad_input_writes_nothing(tmp_path):
     gp = _write(tmp_path / "gt.json", _one_gt())
     rp = _write(tmp_path / "res.json", [{"image_id": 5, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.1}])
-    out_json = tmp_path / "o.json"
-    assert main([gp, rp, "--output-json", str(out_json)]) == 2
-    assert "image id 5" in capsys.readouterr().err
-    assert not out_json.exists()
+    out_json, png = tmp_path / "o.json", tmp_path / "o.png"
+    with pytest.raises(CocoFormatError, match="image id 5"):
+        evaluate_score_aware_tasks(gp, rp, output_json=str(out_json), plot_path=str(png))
+    assert not out_json.exists() and not png.exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,27 +598,17 @@ def test_outputs_never_replace_an_input(tmp_path, option):
     assert (open(gp, "rb").read(), open(rp, "rb").read()) == before
 
 
-def test_cli_refuses_output_over_input(tmp_path, capsys):
-    from tools.evaluate_score_aware import main
-
-    dets = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.5}]
-    gp, rp = _write(tmp_path / "gt.json", _one_gt()), _write(tmp_path / "res.json", dets)
-    before = open(rp, "rb").read()
-    assert main([gp, rp, "--plot", rp]) == 2
-    assert "would overwrite the input file" in capsys.readouterr().err
-    assert open(rp, "rb").read() == before
-
-
-def test_cli_bbox_and_segm(tmp_path, capsys):
-    from tools.evaluate_score_aware import main
-
+def test_bbox_and_segm_from_one_results_file(tmp_path):
     rng = np.random.default_rng(6)
     gt = make_gt(rng, 3, 2, with_masks=True)
     dets = make_dets(rng, gt, with_masks=True)
     gp, rp = _write(tmp_path / "gt.json", gt), _write(tmp_path / "res.json", dets)
-    assert main([gp, rp, "--iou-type", "bbox", "segm"]) == 0
-    printed = capsys.readouterr().out
-    assert "(SIOD), bbox, values in percent" in printed and "(SIOD), segm, values in percent" in printed
+    out = evaluate_score_aware_tasks(gp, rp, iou_types=("bbox", "segm"))
+    assert list(out) == ["bbox", "segm"]
+    for task in out:
+        assert f"(SIOD), {task}, values in percent" in format_score_aware_table(out[task]["table"])
+        single = evaluate_score_aware(gp, rp, task)
+        np.testing.assert_array_equal(out[task]["stats"], single["stats"])
 
 
 def test_evaluator_does_not_override_private_eval_predictions():

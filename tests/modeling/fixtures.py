@@ -1,7 +1,9 @@
 """Tiny models and ground-truth builders shared by the point-model tests (CPU, random init).
 
 * :class:`TinyFPN` -- the one tiny backbone: levels p2 (stride 4) and p3 (stride 8), 8 channels.
-* :func:`tiny_cprnet`, :func:`tiny_p2pnet` -- narrow CPRNet / P2PNet on it.
+* :func:`tiny_cprnet`, :func:`tiny_p2pnet` -- narrow CPRNet / P2PNet on it;
+  :func:`constant_scores` makes a CPR head's outputs constant; :func:`write_tiny_cprnet_config`
+  writes its LazyConfig and a checkpoint (for the tools and functions that load a config).
 * :func:`point_instances`, :func:`empty_instances` -- ground truth as ``PointDatasetMapper`` gives it.
 * :func:`half_empty_batch` -- two images, one with points and one without.
 """
@@ -16,6 +18,8 @@ __all__ = [
     "TinyFPN",
     "tiny_cprnet",
     "tiny_p2pnet",
+    "constant_scores",
+    "write_tiny_cprnet_config",
     "point_instances",
     "empty_instances",
     "half_empty_batch",
@@ -60,6 +64,35 @@ def tiny_cprnet(num_classes: int = 2, **kw):
     kw.setdefault("circle_density", 4)
     head = CPRHead(in_channels=8, num_classes=num_classes, conv_dims=8, num_convs=1, num_groups=4)
     return CPRNet(backbone=TinyFPN(), head=head, num_classes=num_classes, in_feature="p3", **kw)
+
+
+def constant_scores(model, bias=0.0):
+    """f_cls and f_ins output constants: S_cls = sigmoid(bias) everywhere, uniform S_ins."""
+    with torch.no_grad():
+        for lin in (model.head.cls_out, model.head.ins_out):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        model.head.cls_out.bias.fill_(bias)
+
+
+def write_tiny_cprnet_config(folder, model):
+    """Write a LazyConfig of :func:`tiny_cprnet` (test resize to a short side of 48) and a
+    checkpoint of ``model`` into ``folder`` (a ``pathlib.Path``); returns ``(config, weights)`` paths."""
+    weights = folder / "w.pth"
+    torch.save({"model": model.state_dict()}, weights)
+    cfg = folder / "cfg.py"
+    cfg.write_text(
+        "from detectron2.config import LazyCall as L\n"
+        "from detectron2.data import transforms as T\n"
+        "from pointdet.modeling.cpr import CPRHead, CPRNet, CPRRefinementParams\n"
+        "from tests.modeling.fixtures import TinyFPN\n"
+        "model = L(CPRNet)(backbone=L(TinyFPN)(), head=L(CPRHead)(in_channels=8, num_classes=2, conv_dims=8,\n"
+        "    num_convs=1, num_groups=4), num_classes=2, in_feature='p3', bag_radius=1, circle_density=4,\n"
+        "    refinement=L(CPRRefinementParams)())\n"
+        "dataloader = dict(test=dict(mapper=dict(augmentations=[L(T.ResizeShortestEdge)(short_edge_length=48,\n"
+        "    max_size=1000)], image_format='RGB')))\n"
+    )
+    return str(cfg), str(weights)
 
 
 def tiny_p2pnet(num_classes: int = 2, **kw):

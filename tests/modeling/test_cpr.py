@@ -9,22 +9,13 @@ from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
 from pointdet.modeling.cpr import CPRNet, CPRRefinementParams, add_cprnet_config, refine_points
-from tests.modeling.fixtures import TINY_BACKBONE_NAME, half_empty_batch, tiny_cprnet
+from tests.modeling.fixtures import TINY_BACKBONE_NAME, constant_scores, half_empty_batch, tiny_cprnet
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def make_model(num_classes=2, **kw):
     return tiny_cprnet(num_classes, **kw)
-
-
-def constant_scores(model, bias=0.0):
-    """f_cls and f_ins output constants: S_cls = sigmoid(bias) everywhere, uniform S_ins."""
-    with torch.no_grad():
-        for lin in (model.head.cls_out, model.head.ins_out):
-            lin.weight.zero_()
-            lin.bias.zero_()
-        model.head.cls_out.bias.fill_(bias)
 
 
 def fl_pos(s):
@@ -329,151 +320,3 @@ def test_build_from_yacs_config_and_p2():
     inputs[0]["instances"].gt_classes = torch.tensor([2, 1])
     losses = model(inputs)
     assert all(torch.isfinite(v) for v in losses.values())
-
-
-# ------------------------------------------------------------------------------------ file refinement
-def _write_point_file(tmp_path):
-    import json
-
-    import cv2
-    import numpy as np
-
-    img_dir = tmp_path / "images"
-    img_dir.mkdir()
-    for name, (h, w) in {"a.png": (32, 48), "b.png": (24, 24)}.items():
-        cv2.imwrite(str(img_dir / name), np.full((h, w, 3), 100, dtype=np.uint8))
-    coco = {
-        "info": {"generator": "test"},
-        "images": [
-            {"id": 1, "file_name": "a.png", "height": 32, "width": 48},
-            {"id": 2, "file_name": "b.png", "height": 24, "width": 24},
-        ],
-        "categories": [{"id": 5, "name": "x"}, {"id": 9, "name": "y"}],
-        "annotations": [
-            {"id": 11, "image_id": 1, "category_id": 5, "iscrowd": 0, "point": [4.0, 16.0], "true_bbox": [0, 8, 12, 16]},
-            {"id": 12, "image_id": 1, "category_id": 9, "iscrowd": 0, "point": [30.0, 20.0], "true_bbox": [26, 10, 8, 16]},
-            {"id": 13, "image_id": 1, "category_id": 5, "iscrowd": 1, "point": [40.0, 4.0]},
-        ],
-    }
-    path = tmp_path / "pts.json"
-    path.write_text(json.dumps(coco))
-    return str(path), str(img_dir)
-
-
-def _no_resize_mapper():
-    from detectron2.data import transforms as T
-
-    from pointdet.engine.refinement import build_refinement_mapper
-
-    return build_refinement_mapper([T.ResizeShortestEdge(32, 1000)], "RGB")
-
-
-def test_refine_annotation_file(tmp_path):
-    import json
-
-    from pointdet.engine.refinement import refine_annotation_file
-
-    src, root = _write_point_file(tmp_path)
-    model = make_model()
-    constant_scores(model, 0.0)
-    out_path = str(tmp_path / "out" / "refined.json")
-    stats = refine_annotation_file(model, src, root, out_path, mapper=_no_resize_mapper(), progress=False,
-                                   info={"weights": "w.pth"})
-    out = json.loads(open(out_path).read())
-    anns = {a["id"]: a for a in out["annotations"]}
-    # image a is 32 px high -> no resize; object 11 (class 0) refined as in the inference test
-    assert anns[11]["point"] == pytest.approx([6.0, 16.0], abs=1e-4)
-    assert anns[11]["coarse_point"] == [4.0, 16.0] and anns[11]["cpr_score"] == pytest.approx(0.5)
-    assert anns[12]["point"] == [30.0, 20.0]  # class 1 loses the argmax tie: exactly unchanged
-    assert anns[13]["point"] == [40.0, 4.0] and "cpr_score" not in anns[13]  # crowd: not seen
-    assert "true_bbox" in anns[11] and "bbox" not in anns[11]
-    assert out["info"]["generator"] == "pointdet.cpr_refinement" and out["info"]["weights"] == "w.pth"
-    assert out["info"]["source_info"] == {"generator": "test"}
-    assert stats["seen"] == 2 and stats["refined"] == 1
-    # RSV (Eq. 13) before: x' = (-2/12, 0), y' = (0, 2/16) -> sqrt((1/12)^2 (1/16)^2) = 1/192;
-    # after: object 11 moves to its box centre, x' = (0, 0) -> 0
-    assert stats["rsv_before"] == pytest.approx(1 / 192, rel=1e-6)
-    assert stats["rsv_after"] == pytest.approx(0.0, abs=1e-9)
-    assert stats["mean_shift_px"] == pytest.approx(2.0 / 3, rel=1e-5)  # over all 3 point annotations
-    with pytest.raises(ValueError, match="overwrite"):
-        refine_annotation_file(model, src, root, src, mapper=_no_resize_mapper(), progress=False)
-
-
-def test_refine_points_tool_and_hook(tmp_path):
-    import json
-
-    from pointdet.engine.refinement import RefinePointsHook
-    from tools.refine_points import main
-
-    src, root = _write_point_file(tmp_path)
-    model = make_model()
-    constant_scores(model, 0.0)
-    weights = tmp_path / "w.pth"
-    torch.save({"model": model.state_dict()}, weights)
-    cfg = tmp_path / "cfg.py"
-    cfg.write_text(
-        "from detectron2.config import LazyCall as L\n"
-        "from detectron2.data import transforms as T\n"
-        "from pointdet.modeling.cpr import CPRHead, CPRNet\n"
-        "from tests.modeling.fixtures import TinyFPN\n"
-        "model = L(CPRNet)(backbone=L(TinyFPN)(), head=L(CPRHead)(in_channels=8, num_classes=2, conv_dims=8,\n"
-        "    num_convs=1, num_groups=4), num_classes=2, in_feature='p3', bag_radius=1, circle_density=4)\n"
-        "dataloader = dict(test=dict(mapper=dict(augmentations=[L(T.ResizeShortestEdge)(short_edge_length=48,\n"
-        "    max_size=1000)], image_format='RGB')))\n"
-    )
-    out = tmp_path / "refined.json"
-    vis = tmp_path / "vis"
-    rc = main(["--config-file", str(cfg), "--weights", str(weights), "--input", src, "--image-root", root,
-               "--output", str(out), "--vis-dir", str(vis), "--quiet", "--device", "cpu"])
-    assert rc == 0
-    d = json.loads(out.read_text())
-    anns = {a["id"]: a for a in d["annotations"]}
-    # resized x1.5: a = (6, 24), bag (14,24), (6,32), (6,16) inside, (-2,24) outside -> (8, 24) / 1.5
-    assert anns[11]["point"] == pytest.approx([16.0 / 3.0, 16.0], abs=1e-3)
-    assert d["info"]["weights"] == "w.pth" and len(d["info"]["config_sha256"]) == 64
-    assert sorted(p.name for p in vis.iterdir()) == ["1.png", "2.png"]
-    assert main(["--config-file", str(cfg), "--weights", str(tmp_path / "missing.pth"), "--input", src,
-                 "--image-root", root, "--output", str(out)]) == 1
-
-    class _Trainer:
-        iter = 6
-        max_iter = 8
-
-    hook = RefinePointsHook(input_json=src, image_root=root, output_dir=str(tmp_path / "hook"),
-                            augmentations=[], image_format="RGB")
-    hook.trainer = _Trainer()
-    hook.trainer.model = model.train()
-    hook.after_train()  # iteration 6 of 8: training did not finish, nothing written
-    assert hook.output_path is None
-    hook.trainer.iter = 7
-    hook.after_train()
-    assert model.training  # mode restored
-    h = json.loads(open(hook.output_path).read())
-    assert hook.output_path.endswith("pts_cpr_refined.json") and h["info"]["trainer_iter"] == 7
-    assert {a["id"]: a for a in h["annotations"]}[11]["point"] == pytest.approx([6.0, 16.0], abs=1e-4)
-
-
-def test_visualize_points_draws():
-    import numpy as np
-
-    from pointdet.utils.visualize_points import draw_point_refinement
-
-    img = np.zeros((20, 20, 3), dtype=np.uint8)
-    out = draw_point_refinement(img, [[5, 5]], [[15, 15]], bag_points=[[[10, 2]]], bag_scores=[[1.0]],
-                                bag_keep=[[True]], radius=2)
-    assert out.shape == img.shape and img.sum() == 0
-    assert tuple(out[5, 5]) == (0, 200, 0) and tuple(out[15, 15]) == (255, 230, 0)
-    assert out[2, 10].sum() > 0
-
-
-def test_visualize_points_draws_true_boxes():
-    import numpy as np
-
-    from pointdet.utils.visualize_points import CYAN, draw_point_refinement
-
-    img = np.zeros((30, 30, 3), dtype=np.uint8)
-    out = draw_point_refinement(img, np.zeros((0, 2)), np.zeros((0, 2)), boxes=[[4, 6, 24, 20]], radius=2)
-    assert tuple(out[6, 10]) == CYAN and tuple(out[20, 10]) == CYAN and tuple(out[12, 4]) == CYAN  # edges
-    assert tuple(out[13, 14]) == CYAN  # centre cross
-    assert out[9, 8].sum() == 0  # inside, away from the cross, untouched
-    assert draw_point_refinement(img, np.zeros((0, 2)), np.zeros((0, 2))).sum() == 0  # no boxes: nothing drawn

@@ -8,27 +8,15 @@ import pytest
 from pointdet.data.annotations import make_center_clicks, make_coarse_points
 from pointdet.data.coco_io import CocoFormatError
 from pointdet.utils.visualize_annotations import visualize_file
+from tests.data.fixtures import write_tiny_images_coco
 
 
 @pytest.fixture
 def tiny(tmp_path):
     """3 images of 40x48 (image 3 empty), 2 categories, polygon masks, one crowd box."""
-    from PIL import Image
-
-    img_dir = tmp_path / "images"
-    img_dir.mkdir()
-    rng = np.random.default_rng(0)
-    boxes = {1: [(1, [4.0, 5.0, 12.0, 10.0], 0), (2, [25.0, 25.0, 10.0, 8.0], 1)], 2: [(2, [10.0, 10.0, 20.0, 20.0], 0)], 3: []}
-    images, anns, aid = [], [], 1
-    for i in (1, 2, 3):
-        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(img_dir / f"im{i}.png")
-        images.append({"id": i, "file_name": f"im{i}.png", "width": 48, "height": 40})
-        for cat, (x, y, w, h), crowd in boxes[i]:
-            anns.append({"id": aid, "image_id": i, "category_id": cat, "bbox": [x, y, w, h], "area": w * h,
-                         "iscrowd": crowd, "segmentation": [[x, y + h, x + w / 2, y, x + w, y + h]]})
-            aid += 1
-    coco = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "tree"}, {"id": 2, "name": "cell"}]}
-    return coco, str(img_dir), tmp_path
+    boxes = {1: [(1, [4.0, 5.0, 12.0, 10.0], 0), (2, [25.0, 25.0, 10.0, 8.0], 1)], 2: [(2, [10.0, 10.0, 20.0, 20.0], 0)]}
+    coco, img_dir = write_tiny_images_coco(tmp_path, boxes)
+    return coco, img_dir, tmp_path
 
 
 def _write(obj, path):
