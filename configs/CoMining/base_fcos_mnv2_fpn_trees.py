@@ -6,7 +6,7 @@ sparse set; the recipe of ``configs/demo/fcos_mnv2_fpn_trees.py`` (a SHORT CPU s
 from pointdet.modeling.comining import CoMiningFCOS
 
 from ..demo.fcos_mnv2_fpn_trees import model
-from .base_retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, optimizer, train  # noqa: F401
+from .base_retinanet_mnv2_fpn_trees import dataloader, hooks, lr_multiplier, optimizer, train  # noqa: F401
 
 model._target_ = CoMiningFCOS
 model.pseudo_score_thresh = 0.6  # tau

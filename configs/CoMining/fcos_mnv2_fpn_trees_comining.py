@@ -3,7 +3,7 @@ tree tiles, hard sparse set (other sets: ``projects/CoMining/README.md``).
 
     python tools/train_net.py --num-threads 1 --config-file configs/CoMining/fcos_mnv2_fpn_trees_comining.py
 """
-from .base_fcos_mnv2_fpn_trees import dataloader, lr_multiplier, model, optimizer, train
+from .base_fcos_mnv2_fpn_trees import dataloader, hooks, lr_multiplier, model, optimizer, train  # noqa: F401
 from ..common.comining_schemes import apply_scheme
 
 apply_scheme(model, dataloader, "comining")
