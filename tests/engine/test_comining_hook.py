@@ -137,3 +137,16 @@ def test_export_mined_annotations(tmp_path):
     mined.write_text(json.dumps([{"image_id": 6, "category_id": 1, "bbox": [1, 1, 2, 2]}]))
     with pytest.raises(ValueError, match="image id 6"):
         export_mined_annotations(str(src), str(mined), str(tmp_path / "o2.json"))
+
+
+def test_export_tool(tmp_path, capsys):
+    from tools.export_mined_boxes import main
+
+    src = tmp_path / "train.json"
+    src.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png", "height": 9, "width": 9}], "annotations": [],
+                               "categories": [{"id": 1, "name": "tree"}]}))  # fmt: skip
+    mined = tmp_path / "mined.json"
+    mined.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "score": 0.9}]))
+    main(["--input", str(src), "--mined", str(mined), "--output", str(tmp_path / "out.json")])
+    assert "'mined': 1" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out.json").read_text())["annotations"][0]["id"] == 1
