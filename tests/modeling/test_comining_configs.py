@@ -13,6 +13,7 @@ from configs.common.comining_schemes import SCHEMES, apply_scheme
 from pointdet.data.dataset_mapper import TwoViewDatasetMapper
 from pointdet.modeling.comining import (
     PAPER_SCORE_THRESH,
+    PAPER_SCORE_THRESH_FCOS,
     SPARSE_LEVELS,
     CoMiningFCOS,
     CoMiningRetinaNet,
@@ -38,6 +39,8 @@ def test_sparse_settings():
     assert sparse_level_overrides("extreme") == [
         "dataloader.train.dataset.names=coco_2017_train_sparse_extreme_s0", "model.pseudo_score_thresh=0.5"]
     assert sparse_level_overrides("easy", co_mining=False) == ["dataloader.train.dataset.names=coco_2017_train_sparse_easy_s0"]
+    assert PAPER_SCORE_THRESH_FCOS == dict(PAPER_SCORE_THRESH, easy=0.5)
+    assert sparse_level_overrides("easy", detector="fcos")[1] == "model.pseudo_score_thresh=0.5"
     with pytest.raises(ValueError, match="sparse level"):
         sparse_train_name("coco_2017_train", "medium")
 
@@ -92,9 +95,11 @@ def test_paper_coco_settings(det):
 def test_every_level_and_scheme_builds(det, level):
     for scheme in SCHEMES:
         cfg = LazyConfig.load(os.path.join(CONFIGS, f"{det}_R_50_FPN_coco_{scheme}.py"))
-        cfg = LazyConfig.apply_overrides(cfg, sparse_level_overrides(level, co_mining=scheme in ("cogen", "comining")))
+        cfg = LazyConfig.apply_overrides(
+            cfg, sparse_level_overrides(level, co_mining=scheme in ("cogen", "comining"), detector=det))
         assert cfg.dataloader.train.dataset.names in DatasetCatalog.list()
         if scheme in ("cogen", "comining"):
-            assert cfg.model.pseudo_score_thresh == PAPER_SCORE_THRESH[level]
+            table = PAPER_SCORE_THRESH if det == "retinanet" else PAPER_SCORE_THRESH_FCOS
+            assert cfg.model.pseudo_score_thresh == table[level]
         if scheme == "comining":  # the training mapper builds (the models build in tests/test_configs.py)
             assert isinstance(instantiate(cfg.dataloader.train.mapper), TwoViewDatasetMapper)
