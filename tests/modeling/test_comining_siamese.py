@@ -184,6 +184,8 @@ def test_comining_trains_and_loads_into_the_stock_detector(name, lr, tiny_datase
         for v in ("original", "augmented"):
             values = [x for x, _ in storage.history(f"{k}_{v}").values()]
             assert len(values) == 3 and np.isfinite(values).all(), (k, v, values)
+    for v in ("original", "augmented"):  # each branch's foreground count is kept
+        assert len(storage.history(f"num_pos_anchors_{v}").values()) == 3
     mined = [x for x, _ in storage.history("comining/pseudo_per_image_augmented").values()]
     assert len(mined) == 3 and all(m > 0 for m in mined)
     moved = [k for k, v in model.state_dict().items() if not torch.equal(v, initial[k])]

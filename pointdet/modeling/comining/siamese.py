@@ -238,6 +238,10 @@ class CoMiningMixin:
             images, features, predictions = branches[v]
             with self._as_branch(v if self.siamese else None):
                 branch_losses = self.forward_training(images, features, predictions, targets[v])
+            if self.siamese:  # the detector logs "num_pos_anchors" once per call: keep each branch's
+                storage = get_event_storage()
+                if "num_pos_anchors" in storage.latest():
+                    storage.put_scalar(f"num_pos_anchors_{v}", storage.latest()["num_pos_anchors"][0])
             suffix = f"_{v}" if self.siamese else ""
             losses.update({k + suffix: val for k, val in branch_losses.items()})  # Eq. 2: L = L_o + L_a
         return losses
