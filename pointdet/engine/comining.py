@@ -97,7 +97,7 @@ def mine_dataset(
 def draw_mined_boxes(image_rgb: np.ndarray, kept: Sequence, erased: Sequence, mined: Sequence) -> np.ndarray:
     """The annotations and the mined boxes of one image, side by side.
 
-    Left: the kept annotations (green) and the erased ones (yellow, dashed as thin); right: the
+    Left: the kept annotations (green, thick) and the erased ones (yellow, thin); right: the
     mined boxes (red) over the erased ones (yellow). Boxes are XYWH in image pixels.
 
     Args:
@@ -134,7 +134,8 @@ class MinedBoxQualityHook(HookBase):
     ``max_images`` images of ``dataset_name`` with the current weights and puts
     ``comining/mined_per_image``, ``comining/mined_precision`` and ``comining/mined_recall``
     (IoU >= ``iou_threshold`` with an erased annotation of the same class) into the storage.
-    After training it also writes ``num_vis`` PNGs (:func:`draw_mined_boxes`) and the mined
+    After training it also writes ``num_vis`` PNGs (:func:`draw_mined_boxes`, the images with
+    the most erased annotations first) and the mined
     set ``mined_boxes.json`` (results format) into ``output_dir``.
     """
 
@@ -211,7 +212,9 @@ class MinedBoxQualityHook(HookBase):
         if self.erased_json is not None:
             for a in load_coco_dict(self.erased_json)["annotations"]:
                 erased.setdefault(a["image_id"], []).append(a["bbox"])
-        for d, recs in mined[: self.num_vis]:
+        # the tiles with the most erased annotations (the ones there is something to mine in)
+        chosen = sorted(mined, key=lambda m: -len(erased.get(m[0]["image_id"], [])))[: self.num_vis]
+        for d, recs in chosen:
             image = utils.read_image(d["file_name"], format="RGB")
             kept = [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYWH_ABS) for a in d.get("annotations", [])]
             vis = draw_mined_boxes(image, kept, erased.get(d["image_id"], []), [r["bbox"] for r in recs])
