@@ -150,3 +150,12 @@ def test_export_tool(tmp_path, capsys):
     main(["--input", str(src), "--mined", str(mined), "--output", str(tmp_path / "out.json")])
     assert "'mined': 1" in capsys.readouterr().out
     assert json.loads((tmp_path / "out.json").read_text())["annotations"][0]["id"] == 1
+
+
+def test_pictures_show_the_images_with_most_erased_annotations(one_based, tmp_path):
+    hook = MinedBoxQualityHook(one_based, period=0, output_dir=str(tmp_path / "vis"), erased_json=_erased(tmp_path),
+                               num_vis=1)  # fmt: skip
+    dicts = DatasetCatalog.get(one_based)
+    (tmp_path / "vis").mkdir()
+    hook._write_pictures([(dicts[2], []), (dicts[0], []), (dicts[1], [])])  # image 1 holds the erased box
+    assert sorted(p.name for p in (tmp_path / "vis").iterdir()) == ["mined_1.png"]
