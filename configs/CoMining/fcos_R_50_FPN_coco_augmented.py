@@ -1,4 +1,5 @@
-"""Co-mining Table 5, scheme ``augmented``: the stock training on the colour-jittered view only; fcos R50-FPN, COCO hard set
+"""Co-mining Table 5, scheme ``augmented``:
+the stock training on the colour-jittered view only; fcos R50-FPN, COCO hard set
 (other sets: ``projects/CoMining/README.md``).
 
     python tools/train_net.py --num-gpus 8 --config-file configs/CoMining/fcos_R_50_FPN_coco_augmented.py

@@ -1,4 +1,5 @@
-"""Co-mining Tables 1-4, scheme ``joint``: the Siamese network without co-generation; retinanet R50-FPN, COCO hard set
+"""Co-mining Tables 1-4, scheme ``joint``:
+the Siamese network without co-generation; retinanet R50-FPN, COCO hard set
 (other sets: ``projects/CoMining/README.md``).
 
     python tools/train_net.py --num-gpus 8 --config-file configs/CoMining/retinanet_R_50_FPN_coco_joint.py

@@ -34,7 +34,9 @@ def build_variant(config_file: str, opts: Sequence[str], variant: str, device: s
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     extra = ["model.siamese=False", "model.co_generation=False"] if variant == "single_branch" else []
-    model, _ = load_model_from_config(config_file, None, [*opts, *extra], device, require_method="generate_pseudo_boxes")
+    model, _ = load_model_from_config(
+        config_file, None, [*opts, *extra], device, require_method="generate_pseudo_boxes"
+    )
     return model.train()
 
 
@@ -102,7 +104,8 @@ def _memory_child(variant, kw, q):
         if kw["threads"]:
             torch.set_num_threads(kw["threads"])
         model = build_variant(kw["config_file"], kw["opts"], variant, kw["device"])
-        step = _step_fn(model, synthetic_two_view_batch(model.num_classes, kw["batch_size"], kw["image_size"], kw["boxes"]))
+        batch = synthetic_two_view_batch(model.num_classes, kw["batch_size"], kw["image_size"], kw["boxes"])
+        step = _step_fn(model, batch)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM (Linux)
         before = _proc_status_kb("VmRSS")
@@ -199,5 +202,7 @@ def format_benchmark(result: Dict) -> str:
     m = result.get("peak_memory_mb")
     if m is not None:
         ratio = m["comining"] / m["single_branch"] if m["single_branch"] > 0 else float("nan")
-        lines.append(f"| {result['memory_kind']:<34} | {m['single_branch']:>13.0f} | {m['comining']:>10.0f} | {ratio:>6.2f} |")
+        lines.append(
+            f"| {result['memory_kind']:<34} | {m['single_branch']:>13.0f} | {m['comining']:>10.0f} | {ratio:>6.2f} |"
+        )
     return "\n".join(lines)

@@ -108,7 +108,8 @@ def draw_mined_boxes(image_rgb: np.ndarray, kept: Sequence, erased: Sequence, mi
 
     def draw(img, boxes, colour, thickness):
         for x, y, w, h in boxes:
-            cv2.rectangle(img, (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h))), colour, thickness)
+            p0, p1 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
+            cv2.rectangle(img, p0, p1, colour, thickness)
 
     left, right = image_rgb.copy(), image_rgb.copy()
     draw(left, erased, (255, 220, 0), 1)

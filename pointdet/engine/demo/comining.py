@@ -72,7 +72,8 @@ def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[i
     """Box AP / AP50 on ``pointdet_trees_val`` of each run side by side, and the final mined
     boxes' count, precision and recall (first 16 training tiles) of the Co-mining runs."""
     keys = ("bbox/AP", "bbox/AP50", "comining/mined_per_image", "comining/mined_precision", "comining/mined_recall")
-    print("\n[demo] Co-mining on the tree tiles, hard set (half of each tile's crowns erased); box AP on pointdet_trees_val")
+    print("\n[demo] Co-mining on the tree tiles, hard set (half of each tile's crowns erased); "
+          "box AP on pointdet_trees_val")
     print("[demo] | detector | seed | scheme | AP | AP50 | mined / tile | mined precision % | mined recall % |")
     print("[demo] |---|---|---|---|---|---|---|---|")
     for det in detectors:

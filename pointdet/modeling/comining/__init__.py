@@ -8,5 +8,11 @@ from .co_generation import (  # noqa: F401
     drop_annotated_duplicates,
     merge_with_annotations,
 )
-from .settings import PAPER_SCORE_THRESH, PAPER_SCORE_THRESH_FCOS, SPARSE_LEVELS, sparse_level_overrides, sparse_train_name  # noqa: F401
+from .settings import (  # noqa: F401
+    PAPER_SCORE_THRESH,
+    PAPER_SCORE_THRESH_FCOS,
+    SPARSE_LEVELS,
+    sparse_level_overrides,
+    sparse_train_name,
+)
 from .siamese import VIEWS, CoMiningFCOS, CoMiningMixin, CoMiningRetinaNet, add_comining_config  # noqa: F401

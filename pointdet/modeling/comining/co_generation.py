@@ -168,6 +168,9 @@ def merge_with_annotations(gt: Instances, pseudo: Instances) -> Instances:
     out.gt_boxes = Boxes(torch.cat([gt.gt_boxes.tensor, pseudo.pred_boxes.tensor.to(device, gt.gt_boxes.tensor.dtype)]))
     out.gt_classes = torch.cat([gt.gt_classes, pseudo.pred_classes.to(device, gt.gt_classes.dtype)])
     out.gt_pseudo = torch.cat(
-        [torch.zeros(len(gt), dtype=torch.bool, device=device), torch.ones(len(pseudo), dtype=torch.bool, device=device)]
+        [
+            torch.zeros(len(gt), dtype=torch.bool, device=device),
+            torch.ones(len(pseudo), dtype=torch.bool, device=device),
+        ]
     )
     return out

@@ -7,7 +7,13 @@ files of ``tools/make_weak_annotations.py sparse --level L --seed S``, registere
 """
 from typing import List
 
-__all__ = ["SPARSE_LEVELS", "PAPER_SCORE_THRESH", "PAPER_SCORE_THRESH_FCOS", "sparse_train_name", "sparse_level_overrides"]
+__all__ = [
+    "SPARSE_LEVELS",
+    "PAPER_SCORE_THRESH",
+    "PAPER_SCORE_THRESH_FCOS",
+    "sparse_train_name",
+    "sparse_level_overrides",
+]
 
 SPARSE_LEVELS = ("full", "easy", "hard", "extreme", "50miss")
 
