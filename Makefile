@@ -12,7 +12,8 @@ env:
 
 DEMO := $(DETECTRON2_DATASETS)/pointdet_demo
 
-# the demo data, ImageNet weights and the demo splits' seeded coarse points (all cached)
+# the demo data, ImageNet weights, the demo splits' seeded coarse points and the trees' hard
+# sparse set of Co-mining (all cached)
 data: env
 	@$(PY) tools/prepare_demo_data.py
 	@for s in trees nuclei; do \
@@ -20,6 +21,8 @@ data: env
 	  [ -f $$f ] || $(PY) tools/make_weak_annotations.py coarse-points --seed 0 \
 	    --input $(DEMO)/$$s/annotations/$${s}_train.json --output $$f; \
 	done
+	@f=$(DEMO)/trees/annotations/trees_train_sparse_hard_s0.json; [ -f $$f ] || $(PY) tools/make_weak_annotations.py \
+	  sparse --level hard --seed 0 --input $(DEMO)/trees/annotations/trees_train.json --output $$f
 
 demo: data
 	@$(PY) tools/run_demo.py

@@ -7,13 +7,14 @@
   the geometric augmentations with ``transforms.apply_coords`` and output
   ``instances.gt_points`` / ``gt_clicks``.
 * :class:`TwoViewDatasetMapper` -- Co-mining's second view (Co-mining Sec. 3.3; the reference
-  ``COCOPartial``): the same geometrically augmented image with a SimCLR colour jitter,
-  jittered in RGB after the geometric augmentations so that both views share the boxes.
+  ``COCOPartial``): the same geometrically augmented image with a SimCLR colour jitter and/or
+  the paper's optional Gaussian blur, applied in RGB after the geometric augmentations so that
+  both views share the boxes.
 * :func:`add_point_data_config` -- the yacs keys these mappers read.
 """
 import copy
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -32,6 +33,7 @@ __all__ = [
     "PointDatasetMapper",
     "TwoViewDatasetMapper",
     "color_jitter",
+    "gaussian_blur",
     "add_point_data_config",
     "STRIPPED_KEYS",
 ]
@@ -57,6 +59,9 @@ def add_point_data_config(cfg: CN) -> CN:
       the dataset must be registered with a proposal file); ``.MASKS``: also their masks.
     * ``INPUT.COLOR_JITTER.{BRIGHTNESS, CONTRAST, SATURATION, HUE, PROB, SEED}``: Co-mining's
       second view (0.8, 0.8, 0.8, 0.2, p 0.8; SEED < 0 uses torch's global RNG).
+    * ``INPUT.GAUSSIAN_BLUR.{PROB, SIGMA, KERNEL_FRACTION}``: the paper's optional blur of the
+      second view (PROB 0 = off, the reference's setting; SimCLR's sigma [0.1, 2.0] and
+      kernel 10% of the shorter side when on).
     """
     cfg.INPUT.POINT_SUPERVISION = "points"
     cfg.INPUT.POINT_OUT_OF_IMAGE = "drop"
@@ -73,6 +78,10 @@ def add_point_data_config(cfg: CN) -> CN:
     cfg.INPUT.COLOR_JITTER.HUE = 0.2
     cfg.INPUT.COLOR_JITTER.PROB = 0.8
     cfg.INPUT.COLOR_JITTER.SEED = -1
+    cfg.INPUT.GAUSSIAN_BLUR = CN()
+    cfg.INPUT.GAUSSIAN_BLUR.PROB = 0.0
+    cfg.INPUT.GAUSSIAN_BLUR.SIGMA = [0.1, 2.0]
+    cfg.INPUT.GAUSSIAN_BLUR.KERNEL_FRACTION = 0.1
     return cfg
 
 
@@ -427,14 +436,49 @@ def color_jitter(
     return out if out is not image else image.clone()
 
 
+def gaussian_blur(
+    image: torch.Tensor,
+    *,
+    sigma: Tuple[float, float] = (0.1, 2.0),
+    kernel_fraction: float = 0.1,
+    prob: float = 0.5,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """Gaussian blur of one image, the paper's alternative second view (Co-mining Sec. 3.3,
+    Table 4 "blur"); parameters as SimCLR's (Chen et al. 2020, App. A), which the paper cites.
+
+    With probability ``prob``, blur with a standard deviation drawn uniformly from ``sigma``
+    (pixels) and a square kernel of odd side ~``kernel_fraction`` of the shorter image side
+    (at least 3), by ``torchvision.transforms.functional.gaussian_blur``.
+
+    Args:
+        image: (C, H, W) uint8 tensor.
+        generator: source of randomness (torch's global RNG when None).
+
+    Returns:
+        (C, H, W) uint8 tensor.
+    """
+    if image.dim() != 3:
+        raise ValueError(f"gaussian_blur expects a (C, H, W) tensor, got shape {tuple(image.shape)}")
+    if torch.rand(1, generator=generator).item() >= prob:
+        return image.clone()
+    lo, hi = float(sigma[0]), float(sigma[1])
+    s = lo + (hi - lo) * torch.rand(1, generator=generator).item()
+    k = max(3, int(round(kernel_fraction * min(image.shape[1:]))) // 2 * 2 + 1)
+    return TF.gaussian_blur(image, kernel_size=[k, k], sigma=[s, s])
+
+
 class TwoViewDatasetMapper(PointDatasetMapper):
-    """:class:`PointDatasetMapper` plus Co-mining's colour-jittered second view.
+    """:class:`PointDatasetMapper` plus Co-mining's augmented second view.
 
     In training the output also has ``image_jittered``: (C, H, W) uint8, ``image_format``
     channel order, the same geometrically augmented image as ``image`` with
-    :func:`color_jitter` applied in RGB (the reference jittered BGR as if it were RGB; we
-    convert). Both views therefore share ``instances``. At inference the output is
-    that of :class:`PointDatasetMapper`.
+    :func:`color_jitter` (probability ``jitter_prob``) and then :func:`gaussian_blur`
+    (probability ``blur_prob``, 0 by default as in the reference code) applied in RGB (the
+    reference jittered BGR as if it were RGB; we convert). Both views therefore share
+    ``instances``. With ``jitter_prob = blur_prob = 0`` the second view is a copy of the first
+    (the paper's "w/o aug", Table 4). At inference the output is that of
+    :class:`PointDatasetMapper`.
 
     ``seed``: with an int, the jitter draws from a ``torch.Generator`` seeded once at
     construction (the sequence of outputs is reproducible; every DataLoader worker holds a copy
@@ -451,6 +495,9 @@ class TwoViewDatasetMapper(PointDatasetMapper):
         saturation: float = 0.8,
         hue: float = 0.2,
         jitter_prob: float = 0.8,
+        blur_prob: float = 0.0,
+        blur_sigma: Tuple[float, float] = (0.1, 2.0),
+        blur_kernel_fraction: float = 0.1,
         seed: Optional[int] = None,
         **kwargs,
     ):
@@ -458,6 +505,7 @@ class TwoViewDatasetMapper(PointDatasetMapper):
         Args:
             brightness, contrast, saturation, hue, jitter_prob: :func:`color_jitter`
                 strengths and probability (Co-mining: 0.8, 0.8, 0.8, 0.2, p 0.8).
+            blur_prob, blur_sigma, blur_kernel_fraction: :func:`gaussian_blur` (off by default).
             seed: see the class docstring.
             kwargs: as :class:`PointDatasetMapper` (``supervision`` defaults to "boxes" here).
         """
@@ -468,6 +516,7 @@ class TwoViewDatasetMapper(PointDatasetMapper):
         self.jitter_params = dict(
             brightness=brightness, contrast=contrast, saturation=saturation, hue=hue, prob=jitter_prob
         )
+        self.blur_params = dict(sigma=tuple(blur_sigma), kernel_fraction=blur_kernel_fraction, prob=blur_prob)
         self.generator = None if seed is None else torch.Generator().manual_seed(int(seed))
 
     @classmethod
@@ -480,6 +529,9 @@ class TwoViewDatasetMapper(PointDatasetMapper):
             saturation=cj.SATURATION,
             hue=cj.HUE,
             jitter_prob=cj.PROB,
+            blur_prob=cfg.INPUT.GAUSSIAN_BLUR.PROB,
+            blur_sigma=tuple(cfg.INPUT.GAUSSIAN_BLUR.SIGMA),
+            blur_kernel_fraction=cfg.INPUT.GAUSSIAN_BLUR.KERNEL_FRACTION,
             seed=None if cj.SEED < 0 else cj.SEED,
         )
         return ret
@@ -490,5 +542,7 @@ class TwoViewDatasetMapper(PointDatasetMapper):
             image = out["image"]
             rgb = image if self.image_format == "RGB" else image.flip(0)
             jittered = color_jitter(rgb, generator=self.generator, **self.jitter_params)
+            if self.blur_params["prob"] > 0:  # no draw when off: the jitter sequence stays as before
+                jittered = gaussian_blur(jittered, generator=self.generator, **self.blur_params)
             out["image_jittered"] = jittered if self.image_format == "RGB" else jittered.flip(0)
         return out

@@ -1,0 +1,10 @@
+"""Co-mining Tables 1-4, scheme ``comining``: the method; retinanet R50-FPN, COCO hard set
+(other sets: ``projects/CoMining/README.md``).
+
+    python tools/train_net.py --num-gpus 8 --config-file configs/CoMining/retinanet_R_50_FPN_coco_comining.py
+"""
+from .base_retinanet_R_50_FPN_coco import dataloader, lr_multiplier, model, optimizer, train
+from ..common.comining_schemes import apply_scheme
+
+apply_scheme(model, dataloader, "comining")
+train.output_dir = "./output/CoMining/retinanet_R_50_FPN_coco_hard_comining"

@@ -1,0 +1,11 @@
+"""Co-mining Tables 1-4, scheme ``original``:
+the stock detector and data (no second view); retinanet R50-FPN, COCO hard set
+(other sets: ``projects/CoMining/README.md``).
+
+    python tools/train_net.py --num-gpus 8 --config-file configs/CoMining/retinanet_R_50_FPN_coco_original.py
+"""
+from .base_retinanet_R_50_FPN_coco import dataloader, lr_multiplier, model, optimizer, train
+from ..common.comining_schemes import apply_scheme
+
+apply_scheme(model, dataloader, "original")
+train.output_dir = "./output/CoMining/retinanet_R_50_FPN_coco_hard_original"

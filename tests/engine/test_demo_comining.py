@@ -1,0 +1,63 @@
+"""The Co-mining demo stage (pointdet.engine.demo.comining): its command sequence in a dry run
+(short and full form) and its summary of finished runs."""
+import json
+import os
+import shlex
+
+from pointdet.engine.demo import DEMO_STAGES
+from pointdet.engine.demo.comining import print_comining_summary, read_last_metrics
+from pointdet.engine.demo.runner import REPO
+from tools.run_demo import main
+
+
+def _commands(capsys, *argv):
+    main(["--dry-run", "--num-threads", "0", *argv])
+    out = capsys.readouterr().out
+    marks = ("[demo] $ ", "[demo] skip (outputs exist): ")
+    return [shlex.split(line.split(m, 1)[1]) for line in out.splitlines() for m in marks if line.startswith(m)]
+
+
+def test_stage_is_registered_off_by_default():
+    assert "comining" in DEMO_STAGES and DEMO_STAGES["comining"].default is False
+
+
+def test_short_form_commands(capsys, tmp_path):
+    cmds = _commands(capsys, "--stages", "comining", "--output-dir", str(tmp_path))
+    assert [os.path.basename(c[1]) for c in cmds] == ["make_weak_annotations.py", "train_net.py", "train_net.py"]
+    gen = cmds[0]
+    assert gen[2:4] == ["sparse", "--level"] and gen[4] == "hard" and gen[gen.index("--seed") + 1] == "0"
+    assert gen[gen.index("--input") + 1].endswith(os.path.join("trees", "annotations", "trees_train.json"))
+    configs = [c[c.index("--config-file") + 1] for c in cmds[1:]]
+    assert configs == ["configs/CoMining/retinanet_mnv2_fpn_trees_original.py",
+                       "configs/CoMining/retinanet_mnv2_fpn_trees_comining.py"]  # fmt: skip
+    assert all(os.path.isfile(os.path.join(REPO, c)) for c in configs)
+    run_dirs = [os.path.join(str(tmp_path), "comining", f"retinanet_{s}_s0") for s in ("original", "comining")]
+    for c, d in zip(cmds[1:], run_dirs):
+        assert f"train.output_dir={d}" in c and "train.seed=0" in c and "--resume" in c
+        assert not any(a.startswith("train.max_iter=") for a in c)  # the configs' schedule
+    assert not os.listdir(tmp_path)  # a dry run writes nothing
+
+
+def test_full_form_pairs_seeds_for_both_detectors(capsys, tmp_path):
+    cmds = _commands(capsys, "--stages", "comining", "--full", "--output-dir", str(tmp_path))
+    runs = [(c[c.index("--config-file") + 1], [a for a in c if a.startswith("train.seed=")][0]) for c in cmds[1:]]
+    expected = [(f"configs/CoMining/{d}_mnv2_fpn_trees_{s}.py", f"train.seed={seed}")
+                for d in ("retinanet", "fcos") for seed in (0, 1) for s in ("original", "comining")]  # fmt: skip
+    assert runs == expected
+
+
+def test_summary_reads_the_last_metrics(tmp_path, capsys):
+    out = tmp_path / "comining"
+    for scheme, ap in (("original", 10.0), ("comining", 12.5)):
+        d = out / f"retinanet_{scheme}_s0"
+        d.mkdir(parents=True)
+        rows = [{"iteration": 99, "bbox/AP": 1.0}, {"iteration": 299, "bbox/AP": ap, "bbox/AP50": 2 * ap}]
+        if scheme == "comining":
+            rows.append({"iteration": 299, "comining/mined_per_image": 3.25, "comining/mined_precision": 0.5,
+                         "comining/mined_recall": 0.25})  # fmt: skip
+        (d / "metrics.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert read_last_metrics(str(d / "metrics.json"), ["bbox/AP", "x"]) == {"bbox/AP": 12.5, "x": None}
+    print_comining_summary(str(out), ["retinanet"], [0])
+    text = capsys.readouterr().out
+    assert "| retinanet | 0 | original | 10.0 | 20.0 | n/a | n/a | n/a |" in text
+    assert "| retinanet | 0 | comining | 12.5 | 25.0 | 3.2 | 50.0 | 25.0 |" in text
