@@ -13,7 +13,7 @@ env:
 DEMO := $(DETECTRON2_DATASETS)/pointdet_demo
 
 # the demo data, ImageNet weights, the demo splits' seeded coarse points and the trees' hard
-# sparse set of Co-mining (all cached)
+# sparse set (Co-mining) and Keep1 set (SIOD) (all cached)
 data: env
 	@$(PY) tools/prepare_demo_data.py
 	@for s in trees nuclei; do \
@@ -23,6 +23,8 @@ data: env
 	done
 	@f=$(DEMO)/trees/annotations/trees_train_sparse_hard_s0.json; [ -f $$f ] || $(PY) tools/make_weak_annotations.py \
 	  sparse --level hard --seed 0 --input $(DEMO)/trees/annotations/trees_train.json --output $$f
+	@f=$(DEMO)/trees/annotations/trees_train_keep1_s0.json; [ -f $$f ] || $(PY) tools/make_weak_annotations.py \
+	  keep1 --seed 0 --input $(DEMO)/trees/annotations/trees_train.json --output $$f
 
 demo: data
 	@$(PY) tools/run_demo.py
