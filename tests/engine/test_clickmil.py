@@ -64,7 +64,7 @@ def tiny(tmp_path):
     rng = np.random.default_rng(1)
     d2 = {"ids": [], "boxes": [], "objectness_logits": []}
     for iid, boxes in OBJECTS.items():
-        props = [] if iid == 3 else [[0, 0, SIZE, SIZE], [0, 0, 40, 40]]
+        props = [] if iid == 3 else [[0, 0, SIZE, SIZE], [0, 0, 40, 40], [48, 0, SIZE, 14]]
         if iid != 3:
             for x, y, w, h in boxes:
                 props += [[x, y, x + w, y + h], [x + 4, y + 4, x + w + 4, y + h + 4]]
