@@ -46,7 +46,7 @@ from pointdet.modeling.clickmil.scores import AreaFromClickDistance, click_cente
 
 from .relabel import RelabelProducer, relabel_file
 
-__all__ = ["ClickMILConfig", "ClickMIL", "run_click_mil", "plot_corloc_history"]
+__all__ = ["ClickMILConfig", "ClickMIL", "run_click_mil", "click_mil_from_config", "plot_corloc_history"]
 
 logger = logging.getLogger(__name__)
 
@@ -351,3 +351,15 @@ def run_click_mil(model, clicks_json: str, image_root: str, proposals: str, outp
         plot_corloc_history({"clicks" if cfg.use_clicks else "reference MIL": mil.history},
                             os.path.join(output_dir, "corloc.png"))
     return stats
+
+
+def click_mil_from_config(cfg, clicks_json: str, image_root: str, proposals: str, output_json: str,
+                          gt_json: Optional[str] = None, mu: Optional[str] = None,
+                          output_dir: Optional[str] = None, progress: bool = True) -> Dict[str, Any]:
+    """:func:`run_click_mil` with the ``model`` and ``mil`` of a LazyConfig (``cfg.device`` or cpu)."""
+    from detectron2.config import instantiate
+
+    model = instantiate(cfg.model).to(cfg.get("device", "cpu"))
+    mil_cfg = instantiate(cfg.mil) if "mil" in cfg else ClickMILConfig()
+    return run_click_mil(model, clicks_json, image_root, proposals, output_json, mil_cfg, gt_json=gt_json,
+                         mu=mu, output_dir=output_dir, progress=progress)
