@@ -3,7 +3,7 @@
 the box file, clickmil_history.json (CorLoc per iteration) and corloc.png beside it.
 
 Example:
-  python tools/click_mil.py --config-file configs/ClickSupervision/clickmil_mnv2_trees.py \
+  python tools/click_mil.py --config-file configs/common/models/clickmil_mnv2.py \
       --clicks datasets/pointdet_demo/trees/annotations/trees_train_clicks1_s0.json \
       --image-root datasets/pointdet_demo/trees/images --proposals output/clickmil/trees_ss.pkl \
       --gt datasets/pointdet_demo/trees/annotations/trees_train.json \

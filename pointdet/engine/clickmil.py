@@ -46,7 +46,7 @@ from pointdet.modeling.clickmil.scores import AreaFromClickDistance, click_cente
 
 from .relabel import RelabelProducer, relabel_file
 
-__all__ = ["ClickMILConfig", "ClickMIL", "run_click_mil", "click_mil_from_config", "plot_corloc_history"]
+__all__ = ["ClickMILConfig", "ClickMIL", "run_click_mil", "click_mil_from_config", "load_clickmil_boxes", "plot_corloc_history"]
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +360,25 @@ def click_mil_from_config(cfg, clicks_json: str, image_root: str, proposals: str
     from detectron2.config import instantiate
 
     model = instantiate(cfg.model).to(cfg.get("device", "cpu"))
-    mil_cfg = instantiate(cfg.mil) if "mil" in cfg else ClickMILConfig()
+    mil_cfg = ClickMILConfig(**dict(cfg.mil)) if "mil" in cfg else ClickMILConfig()
     return run_click_mil(model, clicks_json, image_root, proposals, output_json, mil_cfg, gt_json=gt_json,
                          mu=mu, output_dir=output_dir, progress=progress)
+
+
+def load_clickmil_boxes(json_file: str, image_root: str, dataset_name: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Detectron2 dataset dicts of a click-MIL box file for deep MIL (a detector trained on the
+    final windows). Objects the loop left out (click outside the image) have no ``bbox`` and are
+    dropped here, with a warning giving their number."""
+    from detectron2.data.datasets import load_coco_json
+
+    if not os.path.isfile(json_file):
+        raise FileNotFoundError(f"click-MIL box file not found: {json_file} (run tools/click_mil.py first)")
+    dicts = load_coco_json(json_file, image_root, dataset_name)
+    dropped = 0
+    for d in dicts:
+        keep = [a for a in d.get("annotations", []) if "bbox" in a]
+        dropped += len(d.get("annotations", [])) - len(keep)
+        d["annotations"] = keep
+    if dropped:
+        logger.warning("%s: %d objects have no click-MIL box (left out of the loop) and are dropped", json_file, dropped)
+    return dicts

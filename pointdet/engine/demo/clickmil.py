@@ -40,7 +40,7 @@ def clickmil_chain(runner: DemoRunner, iterations: int = 3, folds: int = 3, max_
                 "--max-proposals", str(max_proposals), outputs=[props, props[:-5] + ".pkl"])
     for name, key, extra, with_mu in CLICKMIL_RUNS:
         boxes = os.path.join(out, name, "boxes.json")
-        runner.tool("click_mil.py", "--config-file", "configs/ClickSupervision/clickmil_mnv2_trees.py",
+        runner.tool("click_mil.py", "--config-file", "configs/common/models/clickmil_mnv2.py",
                     "--clicks", clicks[key], "--image-root", images, "--proposals", props[:-5] + ".pkl",
                     "--gt", full, "--output", boxes, *(["--mu", mu] if with_mu else []),
                     *([f"--num-threads={runner.num_threads}"] if runner.num_threads else []),

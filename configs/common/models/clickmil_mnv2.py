@@ -1,11 +1,12 @@
-"""Click-supervised MIL re-localization (Papadopoulos et al. CVPR 2017) on the tree demo.
+"""Click-supervised MIL re-localization (Papadopoulos et al. CVPR 2017): the appearance model and
+the loop's settings (used by ``tools/click_mil.py``; not a ``tools/train_net.py`` config).
 
 ``model``: the appearance model A, frozen ImageNet MobileNetV2 (res4 + res5 RoIAlign features,
-3x3 grid averaged: 96 + 320 = 416 dims) with a linear head; ``mil``: the loop's
-hyperparameters (:class:`pointdet.engine.clickmil.ClickMILConfig`). The reference MIL without
+3x3 grid averaged: 96 + 320 = 416 dims) with a linear head; ``mil``: the keyword
+arguments of :class:`pointdet.engine.clickmil.ClickMILConfig` (a plain dict: the loop is no module). The reference MIL without
 clicks is ``mil.use_clicks=False``; one click vs two clicks is the click file (and ``--mu``).
 
-  python tools/click_mil.py --config-file configs/ClickSupervision/clickmil_mnv2_trees.py \
+  python tools/click_mil.py --config-file configs/common/models/clickmil_mnv2.py \
       --clicks datasets/pointdet_demo/trees/annotations/trees_train_clicks2_s0.json \
       --image-root datasets/pointdet_demo/trees/images --proposals output/clickmil/trees_ss.pkl \
       --gt datasets/pointdet_demo/trees/annotations/trees_train.json \
@@ -13,10 +14,9 @@ clicks is ``mil.use_clicks=False``; one click vs two clicks is the click file (a
 """
 from detectron2.config import LazyCall as L
 
-from pointdet.engine.clickmil import ClickMILConfig
 from pointdet.modeling.clickmil.appearance import ClickMILAppearanceModel
 
-from ..common.models.mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2
+from .mobilenetv2_fpn import PIXEL_MEAN, PIXEL_STD, mobilenetv2
 
 model = L(ClickMILAppearanceModel)(
     backbone=mobilenetv2(out_features=("res4", "res5")),
@@ -28,7 +28,7 @@ model = L(ClickMILAppearanceModel)(
     input_format="RGB",
 )
 
-mil = L(ClickMILConfig)(
+mil = dict(
     use_clicks=True,
     use_box_area=True,
     num_iterations=5,
