@@ -28,6 +28,7 @@ def build_parser():
     p.add_argument("--mode", default="fast", choices=["fast", "quality"], help="selective search strategy")
     p.add_argument("--max-proposals", type=int, default=2000, help="per image, best-ranked first")
     p.add_argument("--min-side", type=float, default=4.0, help="drop selective-search boxes with a smaller side (px)")
+    p.add_argument("--seed", type=int, default=0, help="seeds selective search's ranking noise (reproducible order)")
     p.add_argument("--d2-file", default=None, help="Detectron2 proposal pickle (--source detectron2_file)")
     p.add_argument("--objectness", default="sigmoid", choices=["sigmoid", "rank", "raw"],
                    help="O(p) from a Detectron2 file's scores")
@@ -42,7 +43,7 @@ def main(argv=None):
 
     if args.source == "selective_search":
         src = build_proposal_source("selective_search", mode=args.mode, max_proposals=args.max_proposals,
-                                    min_side=args.min_side)
+                                    min_side=args.min_side, seed=args.seed)
     else:
         if not args.d2_file:
             raise SystemExit("--source detectron2_file needs --d2-file")

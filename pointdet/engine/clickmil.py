@@ -265,11 +265,30 @@ class ClickMIL:
                             if a["id"] in self.boxes]
         return d
 
+    def proposal_upper_bound(self) -> float:
+        """CorLoc of the best proposal of each object's image (the most any choice can reach;
+        objects left out or in images without proposals count as missed). Needs ``gt_json``."""
+        from pointdet.evaluation.annotation_quality import box_iou_xywh
+
+        gt = load_coco_dict(self.gt_json)
+        hits = []
+        for a in gt["annotations"]:
+            if a.get("iscrowd", 0):
+                continue
+            boxes = self.props.get(a["image_id"], (np.zeros((0, 4)),))[0]
+            ok = a["id"] in self.objects and len(boxes) > 0
+            hits.append(bool(ok and box_iou_xywh(boxes, np.asarray(a["bbox"])).max() >= 0.5))
+        return float(np.mean(hits)) if hits else float("nan")
+
     def _evaluate(self, it: int) -> Dict[str, Any]:
         rec = OrderedDict(iteration=it)
         if self.gt_json is not None:
             m = corloc_miou(self.pseudo_dict(), self.gt_json)
             rec.update(corloc=m["corloc"], miou_box=m["miou_box"], num_gt=m["num_gt"], num_missing=m["num_missing"])
+            if it == 0:
+                rec["proposal_upper_bound"] = self.proposal_upper_bound()
+                logger.info("clickmil: CorLoc upper bound of the proposals (best proposal per object) %.4f",
+                            rec["proposal_upper_bound"])
             logger.info("clickmil %s iteration %d: CorLoc %.4f, mIoU_box %.4f (%d objects, %d missed)",
                         "clicks" if self.cfg.use_clicks else "reference", it, m["corloc"], m["miou_box"],
                         m["num_gt"], m["num_missing"])

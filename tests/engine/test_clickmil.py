@@ -95,6 +95,8 @@ def test_two_mil_iterations_end_to_end(tiny, caplog):
     hist = stats["history"]
     assert [h["iteration"] for h in hist] == [0, 1, 2]
     assert all(h["num_gt"] == 4 and h["num_missing"] == 1 for h in hist)  # the outside click is missed
+    # best proposal per object: objects 1 and 3 have their true box; 2 is left out, 4 has no proposals
+    assert hist[0]["proposal_upper_bound"] == pytest.approx(0.5)
     with open(out) as f:
         boxes = json.load(f)
     by_id = {a["id"]: a for a in boxes["annotations"]}
@@ -190,3 +192,37 @@ def test_fit_mu_on_calibration_and_linear_classifier(tiny):
     pos, neg = torch.tensor([[2.0, 0.0], [3.0, 1.0]]), torch.tensor([[-2.0, 0.0], [-3.0, -1.0], [-1.0, 1.0]])
     w, b = fit_linear_classifier(pos, neg, l2=1e-3, max_iter=50)
     assert (torch.sigmoid(pos @ w + b) > 0.9).all() and (torch.sigmoid(neg @ w + b) < 0.1).all()
+
+
+class _CountingSource(SelectiveSearchSource):
+    """Selective search that records the images it ran on and can fail after some (a killed run)."""
+
+    def __init__(self, fail_after=None):
+        super().__init__(max_proposals=20)
+        self.calls, self.fail_after = [], fail_after
+
+    def __call__(self, image_id, image_path, image_hw):
+        if self.fail_after is not None and len(self.calls) == self.fail_after:
+            raise KeyboardInterrupt("killed")
+        self.calls.append(image_id)
+        return super().__call__(image_id, image_path, image_hw)
+
+
+def test_make_click_proposals_resumes_a_killed_run(tiny):
+    out_json, out_pkl = str(tiny["tmp"] / "r.json"), str(tiny["tmp"] / "r.pkl")
+    with pytest.raises(KeyboardInterrupt):
+        make_click_proposals(tiny["clicks"], tiny["root"], out_json, out_pkl, _CountingSource(fail_after=2),
+                             progress=False)
+    assert not os.path.exists(out_json) and not os.path.exists(out_pkl)  # nothing half-written
+    src = _CountingSource()
+    make_click_proposals(tiny["clicks"], tiny["root"], out_json, out_pkl, src, progress=False)
+    assert src.calls == [3, 4]  # images 1 and 2 came from the partial record
+    full = _CountingSource()
+    make_click_proposals(tiny["clicks"], tiny["root"], str(tiny["tmp"] / "f.json"), str(tiny["tmp"] / "f.pkl"), full,
+                         progress=False)
+    assert full.calls == [1, 2, 3, 4]
+    a = load_image_proposals(out_pkl, json.load(open(tiny["clicks"])))
+    b = load_image_proposals(str(tiny["tmp"] / "f.pkl"), json.load(open(tiny["clicks"])))
+    assert all(np.allclose(a[i][0], b[i][0]) and np.allclose(a[i][1], b[i][1]) for i in a)
+    with pytest.raises(ValueError):  # outputs must not be inputs
+        make_click_proposals(tiny["clicks"], tiny["root"], tiny["clicks"], out_pkl, src, progress=False)

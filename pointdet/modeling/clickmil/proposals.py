@@ -70,6 +70,21 @@ class ProposalSource:
         raise NotImplementedError
 
 
+def _seed_c_rand(seed: int) -> bool:
+    """Seed the C library's ``rand()``: OpenCV's selective search draws its ranking noise from it
+    (the "RND x level" ranking of Uijlings et al. IJCV 2013, Sec. 3.3), so without this the order
+    of the proposals, and hence the rank objectness, changes from call to call. Returns whether
+    the C library was found."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None) if os.name != "nt" else ctypes.cdll.msvcrt
+        libc.srand(ctypes.c_uint(seed))
+        return True
+    except (OSError, AttributeError):  # pragma: no cover  (no C library reachable)
+        return False
+
+
 def _filter_small(boxes: np.ndarray, scores: np.ndarray, min_side: float) -> Tuple[np.ndarray, np.ndarray]:
     keep = (boxes[:, 2] >= min_side) & (boxes[:, 3] >= min_side)
     return boxes[keep], scores[keep]
@@ -81,21 +96,25 @@ class SelectiveSearchSource(ProposalSource):
     name = "selective_search"
 
     def __init__(self, mode: str = "fast", max_proposals: Optional[int] = 2000, min_side: float = 4.0,
-                 max_image_side: Optional[int] = None):
+                 max_image_side: Optional[int] = None, seed: int = 0):
         """
         Args:
             mode: "fast" or "quality" (OpenCV's two strategy sets).
             max_proposals: keep the first (best-ranked) ones; None keeps all.
             min_side: drop boxes with a side below this (px).
             max_image_side: run on a copy downscaled to this longest side (boxes scaled back).
+            seed: seeds the ranking noise before every image (same image, same proposals in
+                the same order, whatever the order of the images or a resume).
         """
         if mode not in ("fast", "quality"):
             raise ValueError(f"selective search mode must be 'fast' or 'quality', got {mode!r}")
         self.mode, self.max_proposals, self.min_side, self.max_image_side = mode, max_proposals, min_side, max_image_side
+        self.seed = seed
+        self._warned = False
 
     def params(self):
         return OrderedDict(source=self.name, mode=self.mode, max_proposals=self.max_proposals,
-                           min_side=self.min_side, max_image_side=self.max_image_side,
+                           min_side=self.min_side, max_image_side=self.max_image_side, seed=self.seed,
                            objectness="rank: O = 1 - r / M")
 
     def __call__(self, image_id, image_path, image_hw):
@@ -116,6 +135,9 @@ class SelectiveSearchSource(ProposalSource):
         ss = seg.createSelectiveSearchSegmentation()
         ss.setBaseImage(img)
         ss.switchToSelectiveSearchFast() if self.mode == "fast" else ss.switchToSelectiveSearchQuality()
+        if not _seed_c_rand(self.seed) and not self._warned:
+            logger.warning("selective search: cannot seed the C library's rand(); the proposal order is not reproducible")
+            self._warned = True
         rects = np.asarray(ss.process(), dtype=np.float64).reshape(-1, 4) / scale
         # OpenCV returns integer pixel rectangles [x, y, w, h]: already continuous corners
         H, W = image_hw
