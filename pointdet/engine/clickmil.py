@@ -131,6 +131,10 @@ class ClickMIL:
             self._warn(f"{self.proposals_path}: image id {iid} ({self.images[iid]['file_name']}) has no proposals; "
                        "its objects keep their initial windows")
         self.no_proposals = set(empty)
+        two = sum(len(o["clicks"]) == 2 for o in self.objects.values())
+        if self.cfg.use_clicks and self.cfg.use_box_area and self.mu is None and two:
+            self._warn(f"{self.clicks_json}: {two} objects have two clicks but no mu was given; they are scored "
+                       "without the box-area score s_ba (fit one with tools/fit_click_area.py)")
 
     def _read_image(self, iid: int) -> torch.Tensor:
         from detectron2.data.detection_utils import read_image

@@ -334,9 +334,9 @@ def load_image_proposals(path: str, coco: Dict[str, Any], coco_path: str = "<ann
         ps = load_proposals(path, coco, coco_name=coco_path)
         d2 = to_detectron2_proposals(ps)
         have = {p.image_id for p in ps.by_annotation.values()}
-        no_objects = {a["image_id"] for a in coco["annotations"]}
+        with_objects = {a["image_id"] for a in coco["annotations"]}
         for iid, b, s in zip(d2["ids"], d2["boxes"], d2["objectness_logits"]):
-            if iid not in have and iid in no_objects:
+            if iid not in have and iid in with_objects:
                 raise ProposalFileError(f"{path}: no proposals for image id {iid} of {coco_path}")
             b = BoxMode.convert(np.asarray(b, dtype=np.float64).reshape(-1, 4), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
             s = np.asarray(s, dtype=np.float64)
