@@ -41,7 +41,8 @@ def main(argv=None):
                                   gt_json=args.gt, mu=args.mu)
     for h in stats["history"]:
         if "corloc" in h:
-            print(f"iteration {h['iteration']}: CorLoc {100 * h['corloc']:.2f}  mIoU_box {100 * h['miou_box']:.2f}")
+            print(f"iteration {h['iteration']}: CorLoc {100 * h['corloc']:.2f}  mIoU_box {100 * h['miou_box']:.2f}  "
+                  f"CorLoc per image-class pair {100 * h['corloc_image_class']:.2f}")
     print(f"-> {args.output}")
 
 

@@ -46,7 +46,15 @@ from pointdet.modeling.clickmil.scores import AreaFromClickDistance, click_cente
 
 from .relabel import RelabelProducer, relabel_file
 
-__all__ = ["ClickMILConfig", "ClickMIL", "run_click_mil", "click_mil_from_config", "load_clickmil_boxes", "plot_corloc_history"]
+__all__ = [
+    "ClickMILConfig",
+    "ClickMIL",
+    "run_click_mil",
+    "click_mil_from_config",
+    "image_class_corloc",
+    "load_clickmil_boxes",
+    "plot_corloc_history",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +96,43 @@ def _clicks_of(ann: Dict[str, Any]) -> Optional[np.ndarray]:
     if "point" in ann:
         return np.asarray(ann["point"], dtype=np.float64).reshape(1, 2)
     return None
+
+
+def image_class_corloc(pseudo: Dict[str, Any], gt: Dict[str, Any], iou_threshold: float = 0.5,
+                       score_key: str = "clickmil_score") -> float:
+    """CorLoc per image-class pair, the paper's protocol (weakly supervised localization).
+
+    For every (image, category) pair with at least one non-crowd GT box, the pair's window is
+    the ``bbox`` of its pseudo annotation with the highest ``score_key`` (missing or null
+    scores rank last; ties: the lowest annotation id); the pair is correctly localized when
+    that window has IoU >= ``iou_threshold`` with any GT box of the category in the image.
+    A pair without a pseudo box counts as missed.
+
+    Args:
+        pseudo, gt: COCO dicts (pseudo annotations with ``bbox``; GT with ``bbox``).
+    Returns:
+        the fraction of pairs (nan without pairs).
+    """
+    from pointdet.evaluation.annotation_quality import box_iou_xywh
+
+    gt_boxes: Dict[Any, List] = defaultdict(list)
+    for a in gt["annotations"]:
+        if not a.get("iscrowd", 0):
+            gt_boxes[(a["image_id"], a["category_id"])].append(a["bbox"])
+    best: Dict[Any, Any] = {}
+    for a in sorted(pseudo["annotations"], key=lambda a: a["id"]):
+        if "bbox" not in a:
+            continue
+        sc = a.get(score_key)
+        sc = float("-inf") if sc is None or not np.isfinite(sc) else float(sc)
+        key = (a["image_id"], a["category_id"])
+        if key not in best or sc > best[key][0]:
+            best[key] = (sc, a["bbox"])
+    if not gt_boxes:
+        return float("nan")
+    hits = [key in best and box_iou_xywh(best[key][1], np.asarray(g)).max() >= iou_threshold
+            for key, g in gt_boxes.items()]
+    return float(np.mean(hits))
 
 
 class ClickMIL:
@@ -269,12 +314,17 @@ class ClickMIL:
                             if a["id"] in self.boxes]
         return d
 
+    def _gt(self) -> Dict[str, Any]:
+        if getattr(self, "_gt_cache", None) is None:
+            self._gt_cache = load_coco_dict(self.gt_json)
+        return self._gt_cache
+
     def proposal_upper_bound(self) -> float:
         """CorLoc of the best proposal of each object's image (the most any choice can reach;
         objects left out or in images without proposals count as missed). Needs ``gt_json``."""
         from pointdet.evaluation.annotation_quality import box_iou_xywh
 
-        gt = load_coco_dict(self.gt_json)
+        gt = self._gt()
         hits = []
         for a in gt["annotations"]:
             if a.get("iscrowd", 0):
@@ -289,13 +339,17 @@ class ClickMIL:
         if self.gt_json is not None:
             m = corloc_miou(self.pseudo_dict(), self.gt_json)
             rec.update(corloc=m["corloc"], miou_box=m["miou_box"], num_gt=m["num_gt"], num_missing=m["num_missing"])
+            pseudo = self.pseudo_dict()
+            for a in pseudo["annotations"]:
+                a["clickmil_score"] = self.scores.get(a["id"])
+            rec["corloc_image_class"] = image_class_corloc(pseudo, self._gt())
             if it == 0:
                 rec["proposal_upper_bound"] = self.proposal_upper_bound()
                 logger.info("clickmil: CorLoc upper bound of the proposals (best proposal per object) %.4f",
                             rec["proposal_upper_bound"])
-            logger.info("clickmil %s iteration %d: CorLoc %.4f, mIoU_box %.4f (%d objects, %d missed)",
-                        "clicks" if self.cfg.use_clicks else "reference", it, m["corloc"], m["miou_box"],
-                        m["num_gt"], m["num_missing"])
+            logger.info("clickmil %s iteration %d: CorLoc %.4f, mIoU_box %.4f (%d objects, %d missed), "
+                        "CorLoc per image-class pair %.4f", "clicks" if self.cfg.use_clicks else "reference", it,
+                        m["corloc"], m["miou_box"], m["num_gt"], m["num_missing"], rec["corloc_image_class"])
         return rec
 
     def results(self) -> Dict[int, Dict[int, Dict[str, Any]]]:

@@ -226,3 +226,27 @@ def test_make_click_proposals_resumes_a_killed_run(tiny):
     assert all(np.allclose(a[i][0], b[i][0]) and np.allclose(a[i][1], b[i][1]) for i in a)
     with pytest.raises(ValueError):  # outputs must not be inputs
         make_click_proposals(tiny["clicks"], tiny["root"], tiny["clicks"], out_pkl, src, progress=False)
+
+
+def test_image_class_corloc_by_hand():
+    from pointdet.engine.clickmil import image_class_corloc
+
+    gt = {"annotations": [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10]},
+        {"id": 3, "image_id": 1, "category_id": 2, "bbox": [0, 20, 10, 10]},
+        {"id": 4, "image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 10]},
+        {"id": 5, "image_id": 2, "category_id": 2, "bbox": [0, 0, 9, 9], "iscrowd": 1},
+    ]}
+    pseudo = {"annotations": [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10], "clickmil_score": 0.9},  # hits GT 2
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 5, 5], "clickmil_score": 0.1},
+        {"id": 3, "image_id": 1, "category_id": 2, "bbox": [40, 40, 10, 10], "clickmil_score": None},
+        {"id": 4, "image_id": 2, "category_id": 1},  # no box: the pair is missed
+    ]}
+    # pairs (1, 1) hit, (1, 2) miss, (2, 1) miss; the crowd-only pair (2, 2) is not counted
+    assert image_class_corloc(pseudo, gt) == pytest.approx(1 / 3)
+    pseudo["annotations"][1]["clickmil_score"] = 0.95  # now the pair's window is the far one
+    assert image_class_corloc(pseudo, gt) == pytest.approx(0.0)
+    pseudo["annotations"][1]["clickmil_score"] = float("nan")  # nan ranks last
+    assert image_class_corloc(pseudo, gt) == pytest.approx(1 / 3)
