@@ -250,3 +250,22 @@ def test_image_class_corloc_by_hand():
     assert image_class_corloc(pseudo, gt) == pytest.approx(0.0)
     pseudo["annotations"][1]["clickmil_score"] = float("nan")  # nan ranks last
     assert image_class_corloc(pseudo, gt) == pytest.approx(1 / 3)
+
+
+def test_selective_search_order_is_seeded(tiny):
+    """OpenCV's selective search draws its ranking noise from the C library's rand(): without
+    seeding, two calls on one image order the proposals differently (rank objectness changes)."""
+    import cv2
+
+    path = os.path.join(tiny["root"], "im1.png")
+    src = SelectiveSearchSource(max_proposals=None, min_side=0)
+    a, oa = src(1, path, (SIZE, SIZE))
+    for _ in range(3):  # advance the C library's generator through unseeded runs
+        ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+        ss.setBaseImage(cv2.imread(path))
+        ss.switchToSelectiveSearchFast()
+        ss.process()
+    b, ob = src(1, path, (SIZE, SIZE))
+    assert len(a) > 3 and np.array_equal(a, b) and np.array_equal(oa, ob)
+    c, _ = SelectiveSearchSource(max_proposals=None, min_side=0, seed=1)(1, path, (SIZE, SIZE))
+    assert sorted(map(tuple, c)) == sorted(map(tuple, a))  # the same boxes, ranked with other noise
