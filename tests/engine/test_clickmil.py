@@ -269,3 +269,28 @@ def test_selective_search_order_is_seeded(tiny):
     assert len(a) > 3 and np.array_equal(a, b) and np.array_equal(oa, ob)
     c, _ = SelectiveSearchSource(max_proposals=None, min_side=0, seed=1)(1, path, (SIZE, SIZE))
     assert sorted(map(tuple, c)) == sorted(map(tuple, a))  # the same boxes, ranked with other noise
+
+
+def test_precomputed_objectness_modes_and_per_annotation_input(tiny):
+    d2 = {"ids": [1], "boxes": [np.array([[0, 0, 10, 10], [5, 5, 30, 30], [0, 0, 100, 100]], np.float32)],
+          "objectness_logits": [np.array([0.2, 0.9, 0.0], np.float32)]}
+    boxes, o = PrecomputedSource(d2, objectness="rank")(1, "im1.png", (SIZE, SIZE))
+    # sorted by score: box 1 (0.9), box 0 (0.2), box 2 (0.0, clipped to the image); O = 1 - r / 3
+    assert boxes.tolist() == [[5, 5, 25, 25], [0, 0, 10, 10], [0, 0, SIZE, SIZE]]
+    assert o == pytest.approx([1.0, 2 / 3, 1 / 3])
+    assert PrecomputedSource(d2, objectness="raw")(1, "im1.png", (SIZE, SIZE))[1] == pytest.approx([0.9, 0.2, 0.0])
+    assert PrecomputedSource(d2)(1, "im1.png", (SIZE, SIZE))[1] == pytest.approx(1 / (1 + np.exp(-np.array([0.9, 0.2, 0.0]))))
+    d2["objectness_logits"] = [np.array([2.0, 0.5, 0.1], np.float32)]
+    with pytest.raises(ProposalFileError, match="image id 1"):
+        PrecomputedSource(d2, objectness="raw")(1, "im1.png", (SIZE, SIZE))
+    # the per-annotation file as MIL input: an image's proposals = the union of its bags, no duplicates
+    out_json, out_pkl = str(tiny["tmp"] / "u.json"), str(tiny["tmp"] / "u.pkl")
+    make_click_proposals(tiny["clicks"], tiny["root"], out_json, out_pkl, PrecomputedSource(tiny["pkl"]), progress=False)
+    coco = json.load(open(tiny["clicks"]))
+    from_json = load_image_proposals(out_json, coco)
+    from_pkl = load_image_proposals(out_pkl, coco)
+    for iid in (1, 2):
+        bj = {tuple(np.round(b, 3)) for b in from_json[iid][0]}
+        bp = {tuple(np.round(b, 3)) for b in from_pkl[iid][0]}
+        assert len(bj) == len(from_json[iid][0]) and bj <= bp and bj
+    assert len(from_json[3][0]) == 0
