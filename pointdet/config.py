@@ -17,6 +17,7 @@ def add_pointdet_config(cfg):
     """Add every pointdet key (with the papers' defaults) to a Detectron2 ``CfgNode`` in place.
 
     Adds ``MODEL.MOBILENETV2.*``, ``MODEL.FCOS.*``, ``MODEL.COMINING.*``, ``MODEL.CPR.*``, ``MODEL.P2PNET.*``,
+    ``MODEL.CLICKMIL.*``, ``MODEL.CENTERNET.*``, ``MODEL.DMINER.*``,
     ``INPUT.POINT_*`` / ``INPUT.PSEUDO_BOX_SIZE`` / ``INPUT.COLOR_JITTER.*`` and the evaluator
     keys ``TEST.POINT_EVAL.*`` and the score-aware AP keys. Returns ``cfg``.
     """
@@ -25,6 +26,7 @@ def add_pointdet_config(cfg):
     from .evaluation.score_aware import add_score_aware_config
     from .modeling.backbone.mobilenetv2 import add_mobilenetv2_config
     from .modeling.centernet.config import add_centernet_config
+    from .modeling.clickmil.appearance import add_clickmil_config
     from .modeling.comining import add_comining_config
     from .modeling.cpr.config import add_cprnet_config
     from .modeling.meta_arch.fcos import add_fcos_config
@@ -40,6 +42,7 @@ def add_pointdet_config(cfg):
         add_point_data_config,
         add_point_eval_config,
         add_score_aware_config,
+        add_clickmil_config,
     ):
         add(cfg)
     return cfg

@@ -1,0 +1,25 @@
+"""The click-supervision demo stage's command sequence (dry run: nothing runs or is written)."""
+import os
+import shlex
+
+from pointdet.engine.demo import DEMO_STAGES
+from pointdet.engine.demo.runner import REPO
+from tools.run_demo import main
+
+
+def test_clickmil_stage_commands(capsys, tmp_path):
+    assert not DEMO_STAGES["clickmil"].default
+    main(["--dry-run", "--num-threads", "0", "--stages", "clickmil", "--output-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    cmds = [shlex.split(line.split("[demo] $ ", 1)[1]) for line in out.splitlines() if line.startswith("[demo] $ ")]
+    tools = [os.path.basename(c[1]) for c in cmds]
+    assert tools == ["make_weak_annotations.py"] * 3 + ["fit_click_area.py", "click_proposals.py"] + ["click_mil.py"] * 3
+    mil = cmds[-3:]
+    # the three MIL runs differ only in their click terms
+    assert "mil.use_clicks=False" in mil[0] and not any("use_clicks" in a for c in mil[1:] for a in c)
+    assert "--mu" in mil[2] and "--mu" not in mil[0] + mil[1]
+    assert mil[0][mil[0].index("--clicks") + 1] == mil[1][mil[1].index("--clicks") + 1]
+    assert mil[2][mil[2].index("--clicks") + 1].endswith("trees_train_clicks2_s0.json")
+    cfg = mil[0][mil[0].index("--config-file") + 1]
+    assert os.path.isfile(os.path.join(REPO, cfg))
+    assert not os.listdir(tmp_path)
