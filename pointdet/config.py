@@ -16,7 +16,7 @@ __all__ = ["add_pointdet_config", "get_model_zoo_config"]
 def add_pointdet_config(cfg):
     """Add every pointdet key (with the papers' defaults) to a Detectron2 ``CfgNode`` in place.
 
-    Adds ``MODEL.MOBILENETV2.*``, ``MODEL.FCOS.*``, ``MODEL.CPR.*``, ``MODEL.P2PNET.*``, ``MODEL.SOLOV2.*``,
+    Adds ``MODEL.MOBILENETV2.*``, ``MODEL.FCOS.*``, ``MODEL.CPR.*``, ``MODEL.P2PNET.*``, ``MODEL.SOLOV2.*``, ``MODEL.SAPNET.*``,
     ``INPUT.POINT_*`` / ``INPUT.PSEUDO_BOX_SIZE`` / ``INPUT.COLOR_JITTER.*`` and the evaluator
     keys ``TEST.POINT_EVAL.*`` and the score-aware AP keys. Returns ``cfg``.
     """
@@ -27,6 +27,7 @@ def add_pointdet_config(cfg):
     from .modeling.cpr.config import add_cprnet_config
     from .modeling.meta_arch.fcos import add_fcos_config
     from .modeling.p2pnet.config import add_p2pnet_config
+    from .modeling.sapnet.config import add_sapnet_config
     from .modeling.solov2.config import add_solov2_config
 
     for add in (
@@ -35,6 +36,7 @@ def add_pointdet_config(cfg):
         add_cprnet_config,
         add_p2pnet_config,
         add_solov2_config,
+        add_sapnet_config,
         add_point_data_config,
         add_point_eval_config,
         add_score_aware_config,

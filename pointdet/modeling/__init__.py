@@ -1,2 +1,2 @@
 """Backbones, meta-architectures and heads, one folder per method."""
-from . import backbone, cpr, meta_arch, p2pnet, roi_heads, solov2  # noqa: F401
+from . import backbone, cpr, meta_arch, p2pnet, roi_heads, sapnet, solov2  # noqa: F401
