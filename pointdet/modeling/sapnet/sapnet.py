@@ -246,6 +246,29 @@ class SAPNet(SOLOv2):
             losses["loss_mask"] = losses["loss_mask"] + self.mps_weight * sum(aux_losses) / len(aux_losses)
         return losses
 
+    @torch.no_grad()
+    def select(self, batched_inputs: List[Dict]) -> List[Dict[str, torch.Tensor]]:
+        """The pseudo labels SAPNet would train with, per image (training inputs, any mode).
+
+        Returns per image ``{"ann_ids" (N,), "box_prm" (N, 4) XYXY in input-image pixels,
+        "box_psm" (N, 4), "mask_index" (N,) Mask_prm's proposal, "top1_psm" (N,)}``.
+        """
+        self.check_ground_truth(batched_inputs)
+        images = self.preprocess_image(batched_inputs)
+        features, _, _, _ = self.predict(images)
+        objs = self._objects(batched_inputs)
+        _, sel = self.selection_losses(features, objs, images.image_sizes)
+        out, start = [], 0
+        for x, o in zip(batched_inputs, objs):
+            n = 0 if o is None else o[0].shape[0]
+            inst = x["instances"]
+            ids = inst.gt_ann_ids if inst.has("gt_ann_ids") else torch.full((n,), -1, dtype=torch.long)
+            sl = slice(start, start + n)
+            out.append(dict(ann_ids=ids.cpu(), box_prm=sel.box_prm[sl].cpu(), box_psm=sel.box_psm[sl].cpu(),
+                            mask_index=sel.mask_index[sl].cpu(), top1_psm=sel.top1_psm[sl].cpu()))
+            start += n
+        return out
+
     def _pool(self, features, boxes_per_image: List[torch.Tensor]) -> torch.Tensor:
         """(sum R_b, fc_dim) MIL embeddings of boxes (R_b, 4) per image."""
         feats = self.pooler([features[f] for f in self.roi_in_features], [Boxes(b) for b in boxes_per_image])
