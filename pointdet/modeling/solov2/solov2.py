@@ -25,7 +25,7 @@ from pointdet.layers.matrix_nms import matrix_nms
 
 from .head import SOLOv2InsHead, SOLOv2MaskFeatHead
 
-__all__ = ["SOLOv2", "solov2_level_targets", "gt_masks_as_tensor"]
+__all__ = ["SOLOv2", "solov2_level_targets", "mask_centers", "gt_masks_as_tensor"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ def solov2_level_targets(
     scale_range: Tuple[float, float],
     pos_scale: float,
     num_classes: int,
+    centers: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Category targets and positive cells of one level for one image.
 
@@ -49,32 +50,29 @@ def solov2_level_targets(
         scale_range: (lower, upper) on sqrt(w * h), both inclusive.
         pos_scale: epsilon, the centre region's size relative to the box.
         num_classes: K, the background label.
+        centers: (N, 2) (x, y) centres of mass of ``masks`` (:func:`mask_centers`), NaN for empty
+            masks; computed here when None.
     Returns:
         cate: (S*S,) int64 labels (K = background); owner: (S*S,) int64 index of the object whose
         mask a positive cell predicts (-1 elsewhere; a later object overwrites an earlier one).
     """
     dev = boxes.device
-    cate = torch.full((num_grid * num_grid,), num_classes, dtype=torch.long, device=dev)
-    owner = torch.full((num_grid * num_grid,), -1, dtype=torch.long, device=dev)
+    cate = [num_classes] * (num_grid * num_grid)
+    owner = [-1] * (num_grid * num_grid)
     if boxes.shape[0] == 0:
-        return cate, owner
+        return torch.tensor(cate, dtype=torch.long, device=dev), torch.tensor(owner, dtype=torch.long, device=dev)
     H, W = masks.shape[-2:]
     wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0)
     areas = torch.sqrt(wh[:, 0] * wh[:, 1])
     lower, upper = scale_range
-    hit = ((areas >= lower) & (areas <= upper)).nonzero().flatten().tolist()
-    ys = torch.arange(H, device=dev, dtype=torch.float32)
-    xs = torch.arange(W, device=dev, dtype=torch.float32)
+    if centers is None:
+        centers = mask_centers(masks)
+    hit = ((areas >= lower) & (areas <= upper) & ~torch.isnan(centers[:, 0])).nonzero().flatten().tolist()
+    cxy, whl, lab = centers.tolist(), wh.tolist(), labels.tolist()
     for i in hit:
-        m = masks[i].float()
-        total = m.sum()
-        if total <= 0:
-            continue
-        # centre of mass in pixel-index units (scipy.ndimage.center_of_mass, as the reference)
-        cy = float((m.sum(1) * ys).sum() / total)
-        cx = float((m.sum(0) * xs).sum() / total)
-        half_w = 0.5 * float(wh[i, 0]) * pos_scale
-        half_h = 0.5 * float(wh[i, 1]) * pos_scale
+        cx, cy = cxy[i]
+        half_w = 0.5 * whl[i][0] * pos_scale
+        half_h = 0.5 * whl[i][1] * pos_scale
 
         def cell(v, size):
             return int(v / size * num_grid)  # floor for v >= 0
@@ -88,9 +86,23 @@ def solov2_level_targets(
         left, right = max(coord_w - 1, left_box), min(right_box, coord_w + 1)
         for r in range(top, down + 1):
             for c in range(left, right + 1):
-                cate[r * num_grid + c] = labels[i]
+                cate[r * num_grid + c] = lab[i]
                 owner[r * num_grid + c] = i
-    return cate, owner
+    return torch.tensor(cate, dtype=torch.long, device=dev), torch.tensor(owner, dtype=torch.long, device=dev)
+
+
+def mask_centers(masks: torch.Tensor) -> torch.Tensor:
+    """(N, 2) (x, y) centres of mass of (N, H, W) masks in pixel-index units (as
+    ``scipy.ndimage.center_of_mass``, the reference's); NaN for an empty mask."""
+    m = masks.float()
+    total = m.sum((1, 2))
+    ys = torch.arange(m.shape[1], device=m.device, dtype=m.dtype)
+    xs = torch.arange(m.shape[2], device=m.device, dtype=m.dtype)
+    cy = (m.sum(2) * ys).sum(1) / total
+    cx = (m.sum(1) * xs).sum(1) / total
+    out = torch.stack([cx, cy], dim=1)
+    out[total <= 0] = float("nan")
+    return out
 
 
 def gt_masks_as_tensor(gt_masks, padded_hw: Tuple[int, int], image_hw: Tuple[int, int]) -> torch.Tensor:
@@ -307,12 +319,13 @@ class SOLOv2(nn.Module):
     def assign(self, targets: List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]], mask_hw: Tuple[int, int]):
         """Per level, per image: (category targets (S*S,), owner (S*S,)) and the masks resized to the
         mask-feature size ``mask_hw`` (N, Hm, Wm) float."""
+        centers = [mask_centers(m) for _, m, _ in targets]
         per_level = []
         for s, rng in zip(self.num_grids, self.scale_ranges):
             per_level.append(
                 [
-                    solov2_level_targets(b, m, l, s, rng, self.pos_scale, self.num_classes)
-                    for b, m, l in targets
+                    solov2_level_targets(b, m, l, s, rng, self.pos_scale, self.num_classes, c)
+                    for (b, m, l), c in zip(targets, centers)
                 ]
             )
         small = []
