@@ -145,3 +145,31 @@ def test_checkpoint_serves_plain_solov2(tmp_path):
     with torch.no_grad():
         ref = model([{"image": x, "height": 80, "width": 120}])[0]["instances"]
     assert torch.allclose(ref.scores, out.scores) and torch.equal(ref.pred_masks, out.pred_masks)
+
+
+def test_single_mil_and_without_pnpg():
+    cfg = sapnet_cfg()
+    cfg.MODEL.SAPNET.USE_PRM = False
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    with EventStorage():
+        losses = model(_inputs())
+    assert set(losses) == {"loss_mask", "loss_cls", "loss_psm"}
+    inputs = _inputs()
+    sel = model.select(inputs)[0]
+    assert torch.equal(sel["box_prm"], sel["box_psm"])  # the PSM's choice is final
+    # the PRM on the SAM bag alone: no PPG boxes, no negatives, no BMS
+    cfg = sapnet_cfg()
+    cfg.MODEL.SAPNET.PPG_NUM_ENLARGE = 0
+    cfg.MODEL.SAPNET.PPG_NUM_ADAPTIVE = 0
+    cfg.MODEL.SAPNET.NUM_RANDOM_NEGATIVES = 0
+    cfg.MODEL.SAPNET.PART_NEG_MIN_AREA = float("inf")
+    cfg.MODEL.SAPNET.BMS_TOPK = 0
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    with EventStorage():
+        losses = model(inputs)
+    assert losses["loss_prm_neg"] == 0 and losses["loss_prm_pos"] > 0
+    sel = model.select(inputs)[0]
+    boxes = inputs[0]["instances"].gt_proposal_boxes
+    assert all(any(torch.equal(b, p) for p in boxes[i]) for i, b in enumerate(sel["box_prm"]))  # a SAM box, unmined

@@ -45,3 +45,13 @@ def test_reference_and_3x_variants():
     cfg = _load("sapnet_R_101_FPN_3x_ms_coco.py")
     assert cfg.model.mps_weight == 0.0 and cfg.model.backbone.bottom_up.stages.depth == 101
     assert cfg.train.max_iter == 118287 * 36 // 32
+
+
+def test_table4_ablations_switch_one_component_each():
+    m = {k: _load(f"sapnet_R_50_FPN_1x_coco_table4_{k}.py").model for k in ("mil1", "pdg", "mil2", "pnpg", "bms")}
+    assert (m["mil1"].use_prm, m["mil1"].pdg_exponent) == (False, 0.0)
+    assert (m["pdg"].use_prm, m["pdg"].pdg_exponent) == (False, 0.015)
+    assert m["mil2"].ppg_num_enlarge == 0 and m["mil2"].num_random_negatives == 0 and m["mil2"].bms_topk == 0
+    assert m["pnpg"].ppg_num_enlarge == 15 and m["pnpg"].bms_topk == 0
+    assert m["bms"].bms_topk == 3 and all(x.mps_weight == 0.0 for x in m.values())
+    assert isinstance(instantiate(m["mil2"]), SAPNet)

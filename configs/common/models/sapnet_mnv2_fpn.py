@@ -48,6 +48,7 @@ def sapnet(solov2_model, fc_dim=1024):
     m.bms_in_psm = False
     m.mps_weight = 0.25
     m.mps_mode = "paper"
+    m.use_prm = True  # False: the single-MIL baseline
     return m
 
 

@@ -33,4 +33,5 @@ def add_sapnet_config(cfg):
     _C.MODEL.SAPNET.BMS_IN_PSM = False  # reference: BMS also after the PSM selection
     _C.MODEL.SAPNET.MPS_WEIGHT = 0.25  # gamma (Eq. 11); 0 switches MPS off
     _C.MODEL.SAPNET.MPS_MODE = "paper"  # or "reference" (ranks 1/3/5)
+    _C.MODEL.SAPNET.USE_PRM = True  # False: the single-MIL baseline
     return cfg

@@ -67,7 +67,7 @@ class SAPNet(SOLOv2):
     ``object_proposal_masks=True``): ``instances`` with ``gt_points`` (N, 2), ``gt_classes``,
     ``gt_proposal_boxes`` (N, M, 4), ``gt_proposal_valid`` (N, M), ``gt_proposal_masks``
     (N, M, H, W). Output: ``loss_mask``, ``loss_cls`` (SOLOv2), ``loss_psm``, ``loss_prm_pos``,
-    ``loss_prm_neg``. Eval mode: SOLOv2's output.
+    ``loss_prm_neg`` (the last two only with the PRM). Eval mode: SOLOv2's output.
     """
 
     @configurable
@@ -99,6 +99,7 @@ class SAPNet(SOLOv2):
         bms_in_psm: bool = False,
         mps_weight: float = 0.25,
         mps_mode: str = "paper",
+        use_prm: bool = True,
         **solov2_kwargs,
     ):
         """
@@ -120,6 +121,8 @@ class SAPNet(SOLOv2):
             bms_*: BMS thresholds (0.6 / 0.3), top-k candidates by PRM score (3), containment
                 slack (0 px), and whether the PSM selection is mined too (reference: yes).
             mps_weight, mps_mode: gamma of Eq. 11 (0.25; 0 = no MPS) and the auxiliary choice.
+            use_prm: the PNPG + PRM stage; False is the single-MIL baseline (Table 1 "MIL-SOLOv2",
+                Table 4 "mil1"): box_psm is final (with ``pdg_exponent=0``, ``bms_in_psm=False``).
             solov2_kwargs: arguments of :class:`SOLOv2`.
         """
         super().__init__(**solov2_kwargs)
@@ -156,6 +159,7 @@ class SAPNet(SOLOv2):
         self.bms_in_psm = bms_in_psm
         self.mps_weight = mps_weight
         self.mps_mode = mps_mode
+        self.use_prm = bool(use_prm)
 
     @classmethod
     def from_config(cls, cfg):
@@ -193,6 +197,7 @@ class SAPNet(SOLOv2):
             bms_in_psm=c.BMS_IN_PSM,
             mps_weight=c.MPS_WEIGHT,
             mps_mode=c.MPS_MODE,
+            use_prm=c.USE_PRM,
         )
         return ret
 
@@ -326,73 +331,76 @@ class SAPNet(SOLOv2):
         if self.bms_in_psm and N:
             box_psm = self._mine(box_psm, score0, all_boxes, all_valid)
 
-        # ---- PNPG (Sec. 3.3, Eq. 4)
-        ppg = positive_proposals(box_psm.detach(), s_raw[rows, top0], **self.ppg)
-        bag1 = torch.cat([all_boxes, ppg], dim=1)
-        valid1 = torch.cat([all_valid, torch.ones(ppg.shape[:2], dtype=torch.bool, device=dev)], dim=1)
-        M1 = bag1.shape[1]
-        negs, neg_valid = [], []
-        start = 0
-        for b, n in enumerate(n_per):
-            nb = random_negative_boxes(image_sizes[b], self.num_random_negatives, device=dev)
-            img_props = all_boxes[start : start + n][all_valid[start : start + n]]
-            nv = background_negative_valid(nb, img_props, self.neg_iou_thresh)
-            if n:
-                parts, keep = part_negatives(
-                    all_boxes[start : start + n][torch.arange(n, device=dev), top0[start : start + n]],
-                    min_area=self.part_neg_min_area, iou_thresh=self.part_neg_iou_thresh,
-                )
-                nb, nv = torch.cat([nb, parts]), torch.cat([nv, keep])
-            negs.append(nb)
-            neg_valid.append(nv)
-            start += n
+        if self.use_prm:
+            # ---- PNPG (Sec. 3.3, Eq. 4)
+            ppg = positive_proposals(box_psm.detach(), s_raw[rows, top0], **self.ppg)
+            bag1 = torch.cat([all_boxes, ppg], dim=1)
+            valid1 = torch.cat([all_valid, torch.ones(ppg.shape[:2], dtype=torch.bool, device=dev)], dim=1)
+            M1 = bag1.shape[1]
+            negs, neg_valid = [], []
+            start = 0
+            for b, n in enumerate(n_per):
+                nb = random_negative_boxes(image_sizes[b], self.num_random_negatives, device=dev)
+                img_props = all_boxes[start : start + n][all_valid[start : start + n]]
+                nv = background_negative_valid(nb, img_props, self.neg_iou_thresh)
+                if n:
+                    parts, keep = part_negatives(
+                        all_boxes[start : start + n][torch.arange(n, device=dev), top0[start : start + n]],
+                        min_area=self.part_neg_min_area, iou_thresh=self.part_neg_iou_thresh,
+                    )
+                    nb, nv = torch.cat([nb, parts]), torch.cat([nv, keep])
+                negs.append(nb)
+                neg_valid.append(nv)
+                start += n
 
-        # ---- PRM (Sec. 3.3, Eq. 5-8)
-        start = 0
-        pos_lists = []
-        for n in n_per:
-            pos_lists.append(bag1[start : start + n].reshape(-1, 4))
-            start += n
-        emb = self._pool(features, [torch.cat([p, q]) for p, q in zip(pos_lists, negs)])
-        pos_emb, neg_emb = [], []
-        offset = 0
-        for p, q in zip(pos_lists, negs):
-            pos_emb.append(emb[offset : offset + len(p)])
-            neg_emb.append(emb[offset + len(p) : offset + len(p) + len(q)])
-            offset += len(p) + len(q)
-        h1 = torch.cat(pos_emb).view(N, M1, emb.shape[-1])
-        cls1, ins1 = self.mil_head.prm_cls(h1), self.mil_head.prm_ins(h1)
-        mil1 = mil_bag_scores(cls1, ins1, valid1, activation="sigmoid")
-        onehot1 = F.one_hot(classes, K).to(h1.dtype)
-        zero = zero + h1.sum() * 0.0 + cls1.sum() * 0.0 + ins1.sum() * 0.0
-        loss_pos = (
-            mil_loss(mil1.bag_scores, onehot1, bag_weights=bag_weight, normalizer=norm, gamma=self.prm_focal_gamma)
-            if N
-            else zero
-        )
-        neg_logits = self.mil_head.prm_cls(torch.cat(neg_emb))
-        neg_mask = torch.cat(neg_valid)
-        if self.neg_normalizer == "negatives":
-            neg_norm = neg_mask.sum().clamp(min=1).to(h1.dtype)
-        else:
-            neg_norm = float(norm)
-        beta = bag_weight.mean() if N else torch.zeros((), device=dev)
-        loss_neg = negative_loss(neg_logits, neg_mask[:, None], normalizer=neg_norm, gamma=self.prm_focal_gamma) * beta
-        loss_neg = loss_neg + neg_logits.sum() * 0.0
+            # ---- PRM (Sec. 3.3, Eq. 5-8)
+            start = 0
+            pos_lists = []
+            for n in n_per:
+                pos_lists.append(bag1[start : start + n].reshape(-1, 4))
+                start += n
+            emb = self._pool(features, [torch.cat([p, q]) for p, q in zip(pos_lists, negs)])
+            pos_emb, neg_emb = [], []
+            offset = 0
+            for p, q in zip(pos_lists, negs):
+                pos_emb.append(emb[offset : offset + len(p)])
+                neg_emb.append(emb[offset + len(p) : offset + len(p) + len(q)])
+                offset += len(p) + len(q)
+            h1 = torch.cat(pos_emb).view(N, M1, emb.shape[-1])
+            cls1, ins1 = self.mil_head.prm_cls(h1), self.mil_head.prm_ins(h1)
+            mil1 = mil_bag_scores(cls1, ins1, valid1, activation="sigmoid")
+            onehot1 = F.one_hot(classes, K).to(h1.dtype)
+            zero = zero + h1.sum() * 0.0 + cls1.sum() * 0.0 + ins1.sum() * 0.0
+            loss_pos = (
+                mil_loss(mil1.bag_scores, onehot1, bag_weights=bag_weight, normalizer=norm, gamma=self.prm_focal_gamma)
+                if N
+                else zero
+            )
+            neg_logits = self.mil_head.prm_cls(torch.cat(neg_emb))
+            neg_mask = torch.cat(neg_valid)
+            if self.neg_normalizer == "negatives":
+                neg_norm = neg_mask.sum().clamp(min=1).to(h1.dtype)
+            else:
+                neg_norm = float(norm)
+            beta = bag_weight.mean() if N else torch.zeros((), device=dev)
+            loss_neg = negative_loss(neg_logits, neg_mask[:, None], normalizer=neg_norm, gamma=self.prm_focal_gamma) * beta
+            loss_neg = loss_neg + neg_logits.sum() * 0.0
 
-        score1 = mil1.instance_scores[rows, :, classes].detach().masked_fill(~valid1, -1.0)  # (N, M1)
-        top1 = score1.argmax(1) if N else torch.zeros(0, dtype=torch.long, device=dev)
-        box_prm = self._mine(bag1[rows, top1], score1, bag1, valid1) if N else torch.zeros(0, 4, device=dev)
+            score1 = mil1.instance_scores[rows, :, classes].detach().masked_fill(~valid1, -1.0)  # (N, M1)
+            top1 = score1.argmax(1) if N else torch.zeros(0, dtype=torch.long, device=dev)
+            box_prm = self._mine(bag1[rows, top1], score1, bag1, valid1) if N else torch.zeros(0, 4, device=dev)
+        else:  # single MIL (Table 4 row 1): the PSM's choice is final
+            score1, box_prm = score0, box_psm
+            loss_pos = loss_neg = None
         if N:
             ious = box_iou(box_prm, all_boxes.reshape(-1, 4)).view(N, N, M)[rows, rows]  # (N, M)
             mask_index = ious.masked_fill(~all_valid, -1.0).argmax(1)
         else:
             mask_index = torch.zeros(0, dtype=torch.long, device=dev)
-        losses = {
-            "loss_psm": self.psm_weight * (loss_psm + zero),
-            "loss_prm_pos": self.prm_alpha * (loss_pos + zero),
-            "loss_prm_neg": (1 - self.prm_alpha) * loss_neg,
-        }
+        losses = {"loss_psm": self.psm_weight * (loss_psm + zero)}
+        if self.use_prm:
+            losses["loss_prm_pos"] = self.prm_alpha * (loss_pos + zero)
+            losses["loss_prm_neg"] = (1 - self.prm_alpha) * loss_neg
         sel = SAPNetSelection(top0, box_psm.detach(), box_prm.detach(), mask_index, score1[:, :M], bag_weight)
         self._log_selection(sel)
         return losses, sel
