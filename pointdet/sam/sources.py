@@ -130,6 +130,7 @@ class SAMSource(PromptedMaskSource):
     def set_image(self, image: np.ndarray) -> None:
         self.predictor.set_image(image, image_format="RGB")
         self._hw = image.shape[:2]
+        self._image = image
 
     def auxiliary_points(self, points: np.ndarray, keys: Sequence[int]) -> np.ndarray:
         """(P, 2) the second prompt's extra point: ``jitter_px`` from the point, direction from (seed, key), clipped."""
@@ -171,14 +172,18 @@ class SAMSource(PromptedMaskSource):
                 scores[s : s + self.batch_size, 3 * t : 3 * t + 3] = q.float().cpu().numpy()
         return masks, scores
 
-    def predict_one_by_one(self, points: np.ndarray, keys: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
-        """The same masks from one ``SamPredictor.predict`` call per prompt (reference path, benchmarks)."""
+    def predict_one_by_one(self, points: np.ndarray, keys: Sequence[int], reembed: bool = False
+                           ) -> Tuple[np.ndarray, np.ndarray]:
+        """The same masks from one ``SamPredictor.predict`` call per prompt (reference path, benchmarks);
+        ``reembed``: also recompute the image embedding before each call (a naive per-point script)."""
         h, w = self._hw
         n = len(points)
         masks = np.zeros((n, self.num_masks, h, w), dtype=bool)
         scores = np.zeros((n, self.num_masks), dtype=np.float32)
         for t, (coords, labels) in enumerate(self._prompts(points, keys)):
             for i in range(n):
+                if reembed:
+                    self.predictor.set_image(self._image, image_format="RGB")
                 m, q, _ = self.predictor.predict(point_coords=coords[i], point_labels=labels[i], multimask_output=True)
                 masks[i, 3 * t : 3 * t + 3] = m
                 scores[i, 3 * t : 3 * t + 3] = q

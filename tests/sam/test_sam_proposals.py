@@ -1,8 +1,6 @@
 """Prompted-mask proposals: a tiny randomly initialised SAM (segment-anything's own classes),
 batched == one call per prompt, sharded kill-and-resume, merge checks, the classical source."""
 import json
-from functools import partial
-
 import cv2
 import numpy as np
 import pytest
@@ -11,28 +9,11 @@ import torch
 from pointdet.data.proposals import ProposalFileError, load_proposals
 from pointdet.sam import ClassicalSource, SAMSource, build_sam_from_checkpoint, merge_proposal_parts, parse_shard
 from pointdet.sam.generate import generate_proposal_parts, masks_to_proposals, run_proposal_tool
+from pointdet.sam.tiny import build_tiny_sam
 
 
 def tiny_sam(seed=0):
-    """A SAM of 64 px input, 16-channel ViT of depth 1 (never the real sizes)."""
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
-
-    torch.manual_seed(seed)
-    dim = 16
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=64, patch_size=16, in_chans=3, embed_dim=dim, depth=1, num_heads=2, mlp_ratio=2,
-            out_chans=dim, qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            use_rel_pos=False, window_size=0, global_attn_indexes=(),
-        ),
-        prompt_encoder=PromptEncoder(embed_dim=dim, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4),
-        mask_decoder=MaskDecoder(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(depth=1, embedding_dim=dim, mlp_dim=32, num_heads=2),
-            transformer_dim=dim, iou_head_depth=2, iou_head_hidden_dim=16,
-        ),
-    )
-    return sam.eval()
+    return build_tiny_sam(seed)
 
 
 def _image(h=40, w=56, seed=0):
@@ -174,3 +155,12 @@ def test_classical_source_is_labelled_and_grows_with_tolerance(tmp_path):
     assert info["generator"] == "classical_floodfill" and "NOT Segment Anything" in info["mask_source"]
     with pytest.raises(ValueError, match="outputs|input"):
         run_proposal_tool(ann, root, ann, ClassicalSource(), progress=False)
+
+
+def test_benchmark_reports_all_three_paths():
+    from pointdet.sam.benchmark import benchmark_prompting
+
+    out = benchmark_prompting(SAMSource(tiny_sam(), batch_size=2), _image(), num_points=3, repeats=1)
+    for name in ("batched", "one_by_one", "naive"):
+        assert out[f"{name}_s"] > 0 and out[f"{name}_proposals_per_s"] == pytest.approx(18 / out[f"{name}_s"])
+    assert out["speedup_vs_naive"] == pytest.approx(out["naive_s"] / out["batched_s"])
