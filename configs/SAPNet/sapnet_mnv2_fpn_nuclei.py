@@ -12,7 +12,7 @@ measured. First make the proposals (projects/SAPNet/README.md)::
     python tools/train_net.py --num-threads 1 --config-file configs/SAPNet/sapnet_mnv2_fpn_nuclei.py
 """
 from ..common.models.sapnet_mnv2_fpn import sapnet
-from ..common.data.sapnet_nuclei import dataloader_sapnet as dataloader
+from ..common.data.sapnet_nuclei import dataloader_sapnet as dataloader  # noqa: F401
 from .solov2_mnv2_fpn_nuclei import lr_multiplier, model, optimizer, train  # noqa: F401
 
 model = sapnet(model, fc_dim=256)
