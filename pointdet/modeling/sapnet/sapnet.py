@@ -356,8 +356,8 @@ class SAPNet(SOLOv2):
             # ---- PRM (Sec. 3.3, Eq. 5-8)
             start = 0
             pos_lists = []
-            for n in n_per:
-                pos_lists.append(bag1[start : start + n].reshape(-1, 4))
+            for n in n_per:  # the SAM boxes' embeddings are the PSM's (same boxes, same features)
+                pos_lists.append(ppg[start : start + n].reshape(-1, 4))
                 start += n
             emb = self._pool(features, [torch.cat([p, q]) for p, q in zip(pos_lists, negs)])
             pos_emb, neg_emb = [], []
@@ -366,7 +366,7 @@ class SAPNet(SOLOv2):
                 pos_emb.append(emb[offset : offset + len(p)])
                 neg_emb.append(emb[offset + len(p) : offset + len(p) + len(q)])
                 offset += len(p) + len(q)
-            h1 = torch.cat(pos_emb).view(N, M1, emb.shape[-1])
+            h1 = torch.cat([h0, torch.cat(pos_emb).view(N, M1 - M, emb.shape[-1])], dim=1)
             cls1, ins1 = self.mil_head.prm_cls(h1), self.mil_head.prm_ins(h1)
             mil1 = mil_bag_scores(cls1, ins1, valid1, activation="sigmoid")
             onehot1 = F.one_hot(classes, K).to(h1.dtype)
