@@ -9,6 +9,8 @@ Needs COCO under $DETECTRON2_DATASETS/coco and the ImageNet R-50 weights.
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 
+from pointdet.evaluation.score_aware_evaluator import ScoreAwareCOCOEvaluator
+
 from ..common.data.coco import dataloader
 from ..common.models.solov2_R_50_FPN import R50_IMAGENET_CHECKPOINT, model  # noqa: F401
 from ..common.optim import SGD as optimizer
@@ -26,6 +28,7 @@ dataloader.train.mapper.augmentations = [
 ]
 dataloader.train.total_batch_size = BATCH
 dataloader.evaluator.tasks = ("bbox", "segm")
+dataloader.evaluator._target_ = ScoreAwareCOCOEvaluator  # COCO AP + score-aware AP (bbox, segm)
 
 optimizer = clip_gradients(optimizer, clip_value=35.0, clip_type="norm")
 optimizer.lr = 0.015

@@ -8,6 +8,8 @@ maxDets 300). A SHORT CPU schedule (300 iterations of 2 tiles), not a result; no
 
     python tools/train_net.py --num-threads 1 --config-file configs/SAPNet/solov2_mnv2_fpn_nuclei.py
 """
+from pointdet.evaluation.score_aware_evaluator import ScoreAwareCOCOEvaluator
+
 from ..common.data.demo_nuclei import dataloader
 from ..common.models.solov2_mnv2_fpn import model, slim
 from ..common.optim import SGD as optimizer
@@ -19,6 +21,7 @@ slim(model)
 model.num_classes = 1
 model.max_per_image = 300
 dataloader.evaluator.tasks = ("bbox", "segm")
+dataloader.evaluator._target_ = ScoreAwareCOCOEvaluator  # COCO AP + score-aware AP (bbox, segm)
 
 optimizer = clip_gradients(optimizer, clip_value=35.0, clip_type="norm")  # reference: max-norm 35
 optimizer.lr = 0.01

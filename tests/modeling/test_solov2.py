@@ -131,3 +131,33 @@ def test_inference_and_default_predictor_from_checkpoint(tmp_path):
         ref = model([{"image": x, "height": 80, "width": 120}])[0]["instances"]
     assert torch.allclose(ref.scores, out.scores) and torch.equal(ref.pred_masks, out.pred_masks)
 
+
+
+def test_predictions_go_through_coco_and_score_aware_evaluation(tmp_path):
+    """bbox and segm results of SOLOv2's output on the nuclei val tile (random weights)."""
+    from detectron2.data import DatasetCatalog
+
+    from pointdet.evaluation.score_aware_evaluator import ScoreAwareCOCOEvaluator
+
+    cfg = tiny_cfg()
+    cfg.MODEL.SOLOV2.NUM_CLASSES = 1
+    cfg.MODEL.SOLOV2.TEST.SCORE_THRESH = 0.0
+    cfg.MODEL.SOLOV2.TEST.FILTER_THRESH = 0.0
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.ins_head.kernel_pred.bias.fill_(1.0)
+    d = DatasetCatalog.get("pointdet_nuclei_val")[0]
+    import cv2
+
+    img = torch.as_tensor(cv2.imread(d["file_name"])[:, :, ::-1].copy()).permute(2, 0, 1).float()
+    x = {"image": img, "image_id": d["image_id"], "height": d["height"], "width": d["width"]}
+    with torch.no_grad():
+        out = model([x])
+    assert len(out[0]["instances"]) > 0
+    ev = ScoreAwareCOCOEvaluator("pointdet_nuclei_val", tasks=("bbox", "segm"), distributed=False,
+                                 output_dir=str(tmp_path), use_fast_impl=False, plot=False)
+    ev.reset()
+    ev.process([x], out)
+    res = ev.evaluate()
+    assert set(res) == {"bbox", "segm"} and "AP@S" in res["segm"] and "AP" in res["segm"]

@@ -9,6 +9,7 @@ from detectron2.config import LazyCall as L
 from detectron2.data import build_detection_train_loader
 
 from pointdet.data.dataset_mapper import PointDatasetMapper
+from pointdet.evaluation.score_aware_evaluator import ScoreAwareCOCOEvaluator
 from pointdet.sam.datasets import dataset_with_proposals, top1_proposal_dataset
 
 from .demo_nuclei import dataloader, train_augmentations
@@ -17,6 +18,7 @@ POINTS = "pointdet_nuclei_train_coarse_points_s0"
 PROPOSALS = "output/SAPNet/proposals/nuclei_train_coarse_points_s0_classical.json"
 
 dataloader.evaluator.tasks = ("bbox", "segm")
+dataloader.evaluator._target_ = ScoreAwareCOCOEvaluator  # COCO AP + score-aware AP (bbox, segm)
 
 # SAPNet: points with their M proposals (boxes and masks)
 dataloader_sapnet = dataloader.copy()
