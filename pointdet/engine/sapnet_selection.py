@@ -18,7 +18,48 @@ from pointdet.data.proposals import load_proposals
 
 from .relabel import RelabelProducer, RelabelSource, relabel_file
 
-__all__ = ["Top1ProposalProducer", "SAPNetSelectionProducer", "select_top1_file", "select_with_checkpoint"]
+__all__ = [
+    "Top1ProposalProducer",
+    "SAPNetSelectionProducer",
+    "selection_quality",
+    "select_top1_file",
+    "select_with_checkpoint",
+]
+
+
+def _rv(mask_area: float, box) -> float:
+    """R_v = mask area / box area (SAPNet Table 7)."""
+    return mask_area / max(box[2] * box[3], 1e-12)
+
+
+def selection_quality(coco: Dict[str, Any], results: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+    """mIoU_box and the R_v gap (SAPNet Table 7) of the written boxes / masks against the analysis
+    copies ``true_bbox`` / ``true_segmentation`` of the input (when it has them; empty otherwise).
+
+    R_v gap = mean |R_v(selected) - R_v(GT)|, R_v = mask area / box area.
+    """
+    from pycocotools import mask as mask_util
+
+    ious, gaps = [], []
+    for a in coco["annotations"]:
+        r = results.get(a["id"])
+        if r is None or "true_bbox" not in a or "bbox" not in r:
+            continue
+        b, g = r["bbox"], a["true_bbox"]
+        ix = max(0.0, min(b[0] + b[2], g[0] + g[2]) - max(b[0], g[0]))
+        iy = max(0.0, min(b[1] + b[3], g[1] + g[3]) - max(b[1], g[1]))
+        inter = ix * iy
+        ious.append(inter / max(b[2] * b[3] + g[2] * g[3] - inter, 1e-12))
+        if "segmentation" in r and "true_segmentation" in a and isinstance(a["true_segmentation"], dict):
+            gaps.append(abs(_rv(float(mask_util.area(r["segmentation"])), b)
+                            - _rv(float(mask_util.area(a["true_segmentation"])), g)))
+    out = OrderedDict()
+    if ious:
+        out["miou_box_vs_true_bbox"] = float(np.mean(ious))
+        out["objects_with_true_bbox"] = len(ious)
+    if gaps:
+        out["rv_gap"] = float(np.mean(gaps))
+    return out
 
 
 class _ProposalProducer(RelabelProducer):
@@ -42,7 +83,10 @@ class _ProposalProducer(RelabelProducer):
         return f
 
     def statistics(self, source, output, results):
-        return OrderedDict(annotations_relabelled=len(results), proposal_file_info=self.proposals.info)
+        stats = OrderedDict(annotations_relabelled=len(results))
+        stats.update(selection_quality(source.coco, results))
+        stats["proposal_file_info"] = self.proposals.info
+        return stats
 
 
 class Top1ProposalProducer(_ProposalProducer):

@@ -3,6 +3,7 @@ untrained) SAPNet's selection is written for every annotation in original-image 
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from pointdet.data.proposals import load_proposals
@@ -46,3 +47,25 @@ def test_top1_and_sapnet_selection_files(tmp_path):
         assert -1 <= x and x + w <= im["width"] + 1 and -1 <= y and y + h <= im["height"] + 1
         assert a["segmentation"] == ps[aid].segmentations[a["proposal_index"]]
     assert data["info"]["generator"] == "pointdet.sapnet_select"
+
+
+def test_selection_quality_hand_computed():
+    from pycocotools import mask as mask_util
+
+    from pointdet.engine.sapnet_selection import selection_quality
+
+    m = np.zeros((20, 20), dtype=np.uint8, order="F")
+    m[0:4, 0:5] = 1  # 20 px in a 5 x 4 box: R_v 1
+    rle = mask_util.encode(m)
+    rle["counts"] = rle["counts"].decode()
+    g = np.zeros((20, 20), dtype=np.uint8, order="F")
+    g[0:4, 0:2] = 1  # 8 px in a 5 x 4 true box: R_v 0.4
+    grle = mask_util.encode(g)
+    grle["counts"] = grle["counts"].decode()
+    coco = {"annotations": [{"id": 1, "true_bbox": [0, 0, 5, 4], "true_segmentation": grle},
+                            {"id": 2, "true_bbox": [0, 0, 10, 10]}, {"id": 3}]}
+    results = {1: {"bbox": [0, 0, 5, 4], "segmentation": rle}, 2: {"bbox": [5, 0, 10, 10]}, 3: {"bbox": [0, 0, 1, 1]}}
+    q = selection_quality(coco, results)
+    assert q["objects_with_true_bbox"] == 2
+    assert q["miou_box_vs_true_bbox"] == pytest.approx((1.0 + 50 / 150) / 2)
+    assert q["rv_gap"] == pytest.approx(0.6)
