@@ -9,6 +9,7 @@
 
 Boxes are written in original-image pixels (XYWH); the point file keeps its ``point``.
 """
+import os
 from collections import OrderedDict
 from typing import Any, Dict, Optional, Sequence
 
@@ -24,6 +25,7 @@ __all__ = [
     "selection_quality",
     "select_top1_file",
     "select_with_checkpoint",
+    "save_selection_pictures",
 ]
 
 
@@ -192,3 +194,38 @@ def select_with_checkpoint(config_file: str, weights: str, input_json: str, imag
     extra = OrderedDict(config_file=config_file, weights=weights)
     return relabel_file(producer, input_json, output_json, keep={}, image_root=image_root, extra_info=extra,
                         progress=progress)
+
+
+def save_selection_pictures(selected_json: str, proposal_file: str, image_root: str, out_dir: str,
+                            max_objects: int = 20) -> list:
+    """PNGs of the first ``max_objects`` objects of a pseudo-label file: every proposal, the top-1
+    by score (yellow) and the written choice (``proposal_index``, green), the true box (cyan) when
+    the file keeps ``true_bbox``. Returns the paths."""
+    import cv2
+    from pycocotools import mask as mask_util
+
+    from pointdet.data.coco_io import load_coco_dict
+    from pointdet.sam.visualize import save_proposal_bag
+
+    coco = load_coco_dict(selected_json, warn_out_of_image=False)
+    ps = load_proposals(proposal_file, coco, coco_name=selected_json)
+    images = {im["id"]: im for im in coco["images"]}
+    paths = []
+    for a in coco["annotations"]:
+        if len(paths) >= max_objects:
+            break
+        if "proposal_index" not in a or a["id"] not in ps.by_annotation:
+            continue
+        p = ps[a["id"]]
+        if p.segmentations is None:
+            raise ValueError(f"{proposal_file}: no masks to draw (annotation id {a['id']})")
+        im = images[a["image_id"]]
+        bgr = cv2.imread(os.path.join(image_root, im["file_name"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read image id {im['id']}: {os.path.join(image_root, im['file_name'])}")
+        masks = np.stack([mask_util.decode(r).astype(bool) for r in p.segmentations])
+        top1 = int(np.argmax(p.scores)) if p.scores is not None else 0
+        path = os.path.join(out_dir, f"image{im['id']}_ann{a['id']}.png")
+        paths.append(save_proposal_bag(path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), a["point"], masks, p.scores, top1,
+                                       a["proposal_index"], a.get("true_bbox")))
+    return paths

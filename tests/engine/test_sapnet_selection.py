@@ -1,6 +1,7 @@
 """SAPNet pseudo-label files: the top-1 baseline picks the highest-scoring proposal; a (tiny,
 untrained) SAPNet's selection is written for every annotation in original-image pixels."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -47,6 +48,10 @@ def test_top1_and_sapnet_selection_files(tmp_path):
         assert -1 <= x and x + w <= im["width"] + 1 and -1 <= y and y + h <= im["height"] + 1
         assert a["segmentation"] == ps[aid].segmentations[a["proposal_index"]]
     assert data["info"]["generator"] == "pointdet.sapnet_select"
+    from pointdet.engine.sapnet_selection import save_selection_pictures
+
+    paths = save_selection_pictures(out, props, root, str(tmp_path / "vis"), max_objects=2)
+    assert len(paths) == 2 and all(p.endswith(".png") and os.path.getsize(p) > 0 for p in paths)
 
 
 def test_selection_quality_hand_computed():

@@ -164,3 +164,16 @@ def test_benchmark_reports_all_three_paths():
     for name in ("batched", "one_by_one", "naive"):
         assert out[f"{name}_s"] > 0 and out[f"{name}_proposals_per_s"] == pytest.approx(18 / out[f"{name}_s"])
     assert out["speedup_vs_naive"] == pytest.approx(out["naive_s"] / out["batched_s"])
+
+
+def test_draw_proposal_bag_frames_top1_and_selected():
+    from pointdet.sam.visualize import GREEN, YELLOW, draw_proposal_bag
+
+    img = _image(40, 56)
+    masks = np.zeros((3, 40, 56), dtype=bool)
+    masks[0, 10:20, 10:20] = True
+    masks[1, 5:30, 5:30] = True
+    out = draw_proposal_bag(img, (15.0, 15.0), masks, [0.5, 0.7, 0.1], top1=1, selected=2, tile=60)
+    assert out.shape == (80, 180, 3) and out.dtype == np.uint8
+    assert tuple(out[0, 60]) == YELLOW and tuple(out[0, 120]) == GREEN  # the frames of tiles 1 and 2
+    assert tuple(out[0, 0]) not in (YELLOW, GREEN)
