@@ -173,3 +173,22 @@ def test_single_mil_and_without_pnpg():
     sel = model.select(inputs)[0]
     boxes = inputs[0]["instances"].gt_proposal_boxes
     assert all(any(torch.equal(b, p) for p in boxes[i]) for i, b in enumerate(sel["box_prm"]))  # a SAM box, unmined
+
+
+def test_bags_of_different_sizes_across_images():
+    inputs = _inputs()
+    second = Instances((48, 48))
+    second.gt_points = torch.tensor([[20.0, 20.0]])
+    second.gt_classes = torch.tensor([1])
+    masks = torch.stack([_rect(48, 48, *r) for r in [(15, 15, 25, 25), (10, 10, 30, 30), (18, 18, 22, 22), (5, 5, 40, 40)]])
+    second.gt_proposal_masks = masks[None]
+    second.gt_proposal_boxes = BitMasks(masks).get_bounding_boxes().tensor[None]
+    second.gt_proposal_valid = torch.ones(1, 4, dtype=torch.bool)
+    inputs[1]["instances"] = second  # M = 4 here, 6 in the first image
+    torch.manual_seed(0)
+    model = build_model(sapnet_cfg()).train()
+    with EventStorage():
+        losses = model(inputs)
+    assert set(losses) == EXPECTED and all(torch.isfinite(v) for v in losses.values())
+    sel = model.select(inputs)
+    assert sel[1]["mask_index"].item() < 4 and sel[0]["box_prm"].shape == (3, 4)

@@ -36,7 +36,7 @@ def sapnet_chain(runner: DemoRunner) -> None:
                 "--quiet", outputs=[selected["top1"]])
     runner.tool("sapnet_select.py", "sapnet", "--config-file", config, "--weights", weights, "--input", coarse,
                 "--image-root", image_root, "--proposals", props, "--output", selected["sapnet"], "--quiet",
-                outputs=[selected["sapnet"]])
+                "--vis-dir", os.path.join(out, "pictures"), outputs=[selected["sapnet"]])
     for name, path in selected.items():
         metrics = os.path.join(out, f"{name}_boxes_quality.json")
         runner.tool("evaluate_annotations.py", "boxes", path, full, "--output-json", metrics, outputs=[metrics])
