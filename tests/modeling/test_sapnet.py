@@ -192,3 +192,23 @@ def test_bags_of_different_sizes_across_images():
     assert set(losses) == EXPECTED and all(torch.isfinite(v) for v in losses.values())
     sel = model.select(inputs)
     assert sel[1]["mask_index"].item() < 4 and sel[0]["box_prm"].shape == (3, 4)
+
+
+def test_pdg_gets_the_annotated_points(monkeypatch):
+    """PDG sees the stored points (never the proposals' or boxes' centres)."""
+    import pointdet.modeling.sapnet.sapnet as sapnet_module
+
+    seen = []
+    real = sapnet_module.point_distance_guidance
+
+    def spy(boxes, points, classes, **kw):
+        seen.append(points.clone())
+        return real(boxes, points, classes, **kw)
+
+    monkeypatch.setattr(sapnet_module, "point_distance_guidance", spy)
+    torch.manual_seed(0)
+    model = build_model(sapnet_cfg()).train()
+    inputs = _inputs()
+    with EventStorage():
+        model(inputs)
+    assert len(seen) == 1 and torch.equal(seen[0], inputs[0]["instances"].gt_points)
