@@ -74,3 +74,31 @@ def test_selection_quality_hand_computed():
     assert q["objects_with_true_bbox"] == 2
     assert q["miou_box_vs_true_bbox"] == pytest.approx((1.0 + 50 / 150) / 2)
     assert q["rv_gap"] == pytest.approx(0.6)
+
+
+def test_selection_file_picks_the_training_masks(tmp_path):
+    """The two-stage variant: SOLOv2 labels are the proposals a selection file names."""
+    import pointdet  # noqa: F401  (registers the demo datasets)
+    from pointdet.sam.datasets import top1_proposal_dataset
+
+    from detectron2.data import MetadataCatalog
+
+    name = "pointdet_nuclei_train_coarse_points_s0"
+    ann = MetadataCatalog.get(name).json_file
+    root = MetadataCatalog.get(name).image_root
+    props = str(tmp_path / "props.json")
+    run_proposal_tool(ann, root, props, ClassicalSource(tolerances=(4, 8, 16)), progress=False)
+    sel = json.load(open(ann))
+    for k, a in enumerate(sel["annotations"]):
+        a["proposal_index"] = k % 3
+    sel_path = tmp_path / "sel.json"
+    sel_path.write_text(json.dumps(sel))
+    ps = load_proposals(props, ann)
+    dicts = top1_proposal_dataset(name, props, str(sel_path))
+    idx = {a["id"]: a["proposal_index"] for a in sel["annotations"]}
+    n = 0
+    for d in dicts:
+        for a in d["annotations"]:
+            assert a["segmentation"] == ps[a["id"]].segmentations[idx[a["id"]]]
+            n += 1
+    assert n == len(ps)
