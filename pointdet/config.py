@@ -17,7 +17,7 @@ def add_pointdet_config(cfg):
     """Add every pointdet key (with the papers' defaults) to a Detectron2 ``CfgNode`` in place.
 
     Adds ``MODEL.MOBILENETV2.*``, ``MODEL.FCOS.*``, ``MODEL.COMINING.*``, ``MODEL.CPR.*``, ``MODEL.P2PNET.*``,
-    ``MODEL.CLICKMIL.*``, ``MODEL.CENTERNET.*``, ``MODEL.DMINER.*``,
+    ``MODEL.CLICKMIL.*``, ``MODEL.CENTERNET.*``, ``MODEL.DMINER.*``, ``MODEL.SOLOV2.*``, ``MODEL.SAPNET.*``,
     ``INPUT.POINT_*`` / ``INPUT.PSEUDO_BOX_SIZE`` / ``INPUT.COLOR_JITTER.*`` and the evaluator
     keys ``TEST.POINT_EVAL.*`` and the score-aware AP keys. Returns ``cfg``.
     """
@@ -31,6 +31,8 @@ def add_pointdet_config(cfg):
     from .modeling.cpr.config import add_cprnet_config
     from .modeling.meta_arch.fcos import add_fcos_config
     from .modeling.p2pnet.config import add_p2pnet_config
+    from .modeling.sapnet.config import add_sapnet_config
+    from .modeling.solov2.config import add_solov2_config
 
     for add in (
         add_mobilenetv2_config,
@@ -39,6 +41,8 @@ def add_pointdet_config(cfg):
         add_cprnet_config,
         add_p2pnet_config,
         add_centernet_config,
+        add_solov2_config,
+        add_sapnet_config,
         add_point_data_config,
         add_point_eval_config,
         add_score_aware_config,

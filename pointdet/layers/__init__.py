@@ -1,4 +1,5 @@
-"""Small shared ops: point bags, MIL toolkit, point NMS, nearest same-class point, the inside-the-image rule."""
+"""Small shared ops: point bags, MIL toolkit, point NMS, nearest same-class point, the
+inside-the-image rule, Matrix NMS, Dice loss, CornerNet heat-maps."""
 from .image_bounds import points_inside_image  # noqa: F401
 from .nearest import nearest_is_self, nearest_same_class  # noqa: F401
 from .point_nms import point_nms, points_to_pseudo_boxes  # noqa: F401
@@ -19,3 +20,5 @@ from .heatmap import (  # noqa: F401
     gaussian_radius,
     heatmap_focal_loss,
 )
+from .dice_loss import dice_loss  # noqa: F401
+from .matrix_nms import matrix_nms  # noqa: F401

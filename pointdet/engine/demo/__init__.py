@@ -5,4 +5,4 @@ registers them all.
 """
 from .runner import DEMO_STAGES, DemoRunner, DemoStage, choose_num_threads, register_stage, run_demo  # noqa: F401
 
-from . import clickmil, comining, cpr, detector, siod  # noqa: F401,E402  (register their stages)
+from . import clickmil, comining, cpr, detector, sapnet, siod  # noqa: F401,E402  (register their stages)

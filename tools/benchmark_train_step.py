@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""Training-step time (and CUDA peak memory) of several LazyConfig models on their own data.
+
+  python tools/benchmark_train_step.py --config-file configs/SAPNet/sapnet_mnv2_fpn_nuclei.py \\
+      --config-file configs/SAPNet/solov2_mnv2_fpn_nuclei.py --steps 3
+"""
+import argparse
+import json
+import os
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", action="append", required=True)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--device", default=None)
+    p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    p.add_argument("opts", nargs=argparse.REMAINDER, help="overrides applied to every config")
+    a = p.parse_args(argv)
+    import torch
+
+    from pointdet.engine.step_benchmark import benchmark_train_steps
+
+    if a.num_threads:
+        torch.set_num_threads(a.num_threads)
+    print(json.dumps(benchmark_train_steps(a.config_file, a.steps, a.device, a.opts), indent=1))
+
+
+if __name__ == "__main__":
+    main()
