@@ -2,27 +2,13 @@
 command sequences (a dry run prints them and runs nothing), the thread choice and the stage
 registry. The command line is tested in tests/tools/test_run_demo.py."""
 import os
-import shlex
 
 import pytest
 
 from pointdet.engine.demo import DEMO_STAGES, DemoRunner, choose_num_threads, register_stage, run_demo
 from pointdet.engine.demo.runner import busy_cores
 from pointdet.engine.demo.runner import REPO
-
-
-def _dry_run(capsys, output_dir, stages=None, full=False, num_threads=0, **options):
-    """The printed output of a dry run (``options``: e.g. ``cpr_iters``; 0 = the config's)."""
-    options = {"cpr_iters": 0, "p2p_iters": 0, **options}
-    run_demo(stages, DemoRunner(output_dir=str(output_dir), dry_run=True, full=full, num_threads=num_threads,
-                                options=options))
-    return capsys.readouterr().out
-
-
-def _commands(capsys, output_dir, **kw):
-    out = _dry_run(capsys, output_dir, **kw)
-    marks = ("[demo] $ ", "[demo] skip (outputs exist): ")  # to run / already done (the demo data's points)
-    return [shlex.split(line.split(m, 1)[1]) for line in out.splitlines() for m in marks if line.startswith(m)]
+from tests.engine.demo_fixtures import dry_run_commands, dry_run_output
 
 
 def _check_cpr_chain(cmds, tmp_path, data, with_localizers):
@@ -50,25 +36,25 @@ def _check_cpr_chain(cmds, tmp_path, data, with_localizers):
 
 
 def test_make_demo_runs_the_short_cpr_chain_by_default(capsys, tmp_path):
-    cmds = _commands(capsys, tmp_path)
+    cmds = dry_run_commands(capsys, tmp_path)
     _check_cpr_chain(cmds, tmp_path, "nuclei", with_localizers=False)
 
 
 @pytest.mark.parametrize("kw,data", [(dict(stages=["cpr"], full=True), "nuclei"), (dict(stages=["cpr_trees"]), "trees")])
 def test_full_cpr_chain_adds_the_localizers(capsys, tmp_path, kw, data):
-    cmds = _commands(capsys, tmp_path, **kw)
+    cmds = dry_run_commands(capsys, tmp_path, **kw)
     _check_cpr_chain(cmds, tmp_path, data, with_localizers=True)
 
 
 def test_iteration_overrides_threads_and_unknown_stage(capsys, tmp_path):
-    cmds = _commands(capsys, tmp_path, stages=["cpr"], full=True, cpr_iters=7, p2p_iters=5)
+    cmds = dry_run_commands(capsys, tmp_path, stages=["cpr"], full=True, cpr_iters=7, p2p_iters=5)
     train = [c for c in cmds if c[1].endswith("train_net.py")]
     assert "train.max_iter=7" in train[0] and "train.checkpointer.period=7" in train[0]
     assert all("train.max_iter=5" in c and "train.eval_period=5" in c for c in train[1:])
     assert not any(a.startswith("--num-threads") for c in train for a in c)  # --num-threads 0: torch's default
-    assert "--num-threads=3" in _dry_run(capsys, tmp_path, stages=["detector"], num_threads=3)
+    assert "--num-threads=3" in dry_run_output(capsys, tmp_path, stages=["detector"], num_threads=3)
     with pytest.raises(KeyError, match="unknown demo stage"):
-        _dry_run(capsys, tmp_path, stages=["nope"])
+        dry_run_output(capsys, tmp_path, stages=["nope"])
 
 
 @pytest.mark.parametrize("cpus,load,threads", [(2, 0.0, 2), (2, 0.4, 2), (2, 1.2, 1), (2, 6.0, 1), (16, 3.6, 12)])

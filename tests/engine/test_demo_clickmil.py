@@ -1,17 +1,14 @@
 """The click-supervision demo stage's command sequence (dry run: nothing runs or is written)."""
 import os
-import shlex
 
 from pointdet.engine.demo import DEMO_STAGES
 from pointdet.engine.demo.runner import REPO
-from tools.run_demo import main
+from tests.engine.demo_fixtures import dry_run_commands
 
 
 def test_clickmil_stage_commands(capsys, tmp_path):
     assert not DEMO_STAGES["clickmil"].default
-    main(["--dry-run", "--num-threads", "0", "--stages", "clickmil", "--output-dir", str(tmp_path)])
-    out = capsys.readouterr().out
-    cmds = [shlex.split(line.split("[demo] $ ", 1)[1]) for line in out.splitlines() if line.startswith("[demo] $ ")]
+    cmds = dry_run_commands(capsys, tmp_path, ["clickmil"])
     tools = [os.path.basename(c[1]) for c in cmds]
     assert tools == ["make_weak_annotations.py"] * 3 + ["fit_click_area.py", "click_proposals.py"] + ["click_mil.py"] * 3
     mil = cmds[-3:]

@@ -2,19 +2,11 @@
 (short and full form) and its summary of finished runs."""
 import json
 import os
-import shlex
 
 from pointdet.engine.demo import DEMO_STAGES
 from pointdet.engine.demo.comining import print_comining_summary, read_last_metrics
 from pointdet.engine.demo.runner import REPO
-from tools.run_demo import main
-
-
-def _commands(capsys, *argv):
-    main(["--dry-run", "--num-threads", "0", *argv])
-    out = capsys.readouterr().out
-    marks = ("[demo] $ ", "[demo] skip (outputs exist): ")
-    return [shlex.split(line.split(m, 1)[1]) for line in out.splitlines() for m in marks if line.startswith(m)]
+from tests.engine.demo_fixtures import dry_run_commands
 
 
 def test_stage_is_registered_off_by_default():
@@ -22,7 +14,7 @@ def test_stage_is_registered_off_by_default():
 
 
 def test_short_form_commands(capsys, tmp_path):
-    cmds = _commands(capsys, "--stages", "comining", "--output-dir", str(tmp_path))
+    cmds = dry_run_commands(capsys, tmp_path, ["comining"])
     assert [os.path.basename(c[1]) for c in cmds] == ["make_weak_annotations.py", "train_net.py", "train_net.py"]
     gen = cmds[0]
     assert gen[2:4] == ["sparse", "--level"] and gen[4] == "hard" and gen[gen.index("--seed") + 1] == "0"
@@ -39,7 +31,7 @@ def test_short_form_commands(capsys, tmp_path):
 
 
 def test_full_form_pairs_seeds_for_both_detectors(capsys, tmp_path):
-    cmds = _commands(capsys, "--stages", "comining", "--full", "--output-dir", str(tmp_path))
+    cmds = dry_run_commands(capsys, tmp_path, ["comining"], full=True)
     runs = [(c[c.index("--config-file") + 1], [a for a in c if a.startswith("train.seed=")][0]) for c in cmds[1:]]
     expected = [(f"configs/CoMining/{d}_mnv2_fpn_trees_{s}.py", f"train.seed={seed}")
                 for d in ("retinanet", "fcos") for seed in (0, 1) for s in ("original", "comining")]  # fmt: skip

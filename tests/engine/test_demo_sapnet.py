@@ -3,12 +3,12 @@ import os
 
 from pointdet.engine.demo import DEMO_STAGES
 from pointdet.engine.demo.runner import REPO
-from tests.engine.test_demo import _commands
+from tests.engine.demo_fixtures import dry_run_commands
 
 
 def test_sapnet_stage_commands(capsys, tmp_path):
     assert not DEMO_STAGES["sapnet"].default
-    cmds = _commands(capsys, "--stages", "sapnet", "--output-dir", str(tmp_path))
+    cmds = dry_run_commands(capsys, tmp_path, ["sapnet"])
     tools = [os.path.basename(c[1]) for c in cmds]
     assert tools == ["make_weak_annotations.py", "sam_proposals.py", "train_net.py", "sapnet_select.py",
                      "sapnet_select.py", "evaluate_annotations.py", "evaluate_annotations.py"], tools
@@ -29,7 +29,7 @@ def test_sapnet_stage_commands(capsys, tmp_path):
 
 
 def test_sapnet_stage_full_adds_the_solov2_baselines(capsys, tmp_path):
-    cmds = _commands(capsys, "--stages", "sapnet", "--full", "--output-dir", str(tmp_path))
+    cmds = dry_run_commands(capsys, tmp_path, ["sapnet"], full=True)
     configs = [c[c.index("--config-file") + 1] for c in cmds if "train_net.py" in c[1]]
     assert configs == ["configs/SAPNet/sapnet_mnv2_fpn_nuclei.py", "configs/SAPNet/solov2_mnv2_fpn_nuclei_top1.py",
                        "configs/SAPNet/solov2_mnv2_fpn_nuclei.py"]

@@ -1,18 +1,10 @@
 """The SIOD demo stage's command sequence (dry run): Keep1 files per seed, then per detector and
 seed the paired SIOD-base / DMiner runs (and FSOD in the full form), every config existing."""
 import os
-import shlex
 
 from pointdet.engine.demo import DEMO_STAGES
 from pointdet.engine.demo.runner import REPO
-from tools.run_demo import main
-
-
-def _commands(capsys, *argv):
-    main(["--dry-run", "--num-threads", "0", *argv])
-    out = capsys.readouterr().out
-    marks = ("[demo] $ ", "[demo] skip (outputs exist): ")
-    return [shlex.split(line.split(m, 1)[1]) for line in out.splitlines() for m in marks if line.startswith(m)]
+from tests.engine.demo_fixtures import dry_run_commands
 
 
 def _configs(cmds):
@@ -24,7 +16,7 @@ def test_siod_stage_is_registered_off_by_default():
 
 
 def test_short_siod_stage_commands(capsys, tmp_path):
-    cmds = _commands(capsys, "--stages", "siod", "--output-dir", str(tmp_path))
+    cmds = dry_run_commands(capsys, tmp_path, ["siod"])
     assert os.path.basename(cmds[0][1]) == "make_weak_annotations.py" and cmds[0][2] == "keep1"
     assert cmds[0][cmds[0].index("--seed") + 1] == "0"
     assert _configs(cmds) == ["configs/SIOD/centernet_mnv2_trees_siod_base.py", "configs/SIOD/centernet_mnv2_trees_siod_dminer.py"]
@@ -36,7 +28,7 @@ def test_short_siod_stage_commands(capsys, tmp_path):
 
 
 def test_full_siod_stage_commands(capsys, tmp_path):
-    cmds = _commands(capsys, "--stages", "siod", "--full", "--output-dir", str(tmp_path))
+    cmds = dry_run_commands(capsys, tmp_path, ["siod"], full=True)
     seeds = [c[c.index("--seed") + 1] for c in cmds if "keep1" in c]
     assert seeds == ["0", "1"]
     configs = _configs(cmds)
