@@ -1,5 +1,6 @@
 """pointdet.engine.step_benchmark: the shared pieces of the side-by-side step benchmarks (timing
 order, memory measurement, the table) and the generic LazyConfig form on its own data."""
+import json
 import math
 
 import pytest
@@ -67,9 +68,23 @@ def test_ratio_and_table():
     assert "peak" not in format_side_by_side("t", ("a", "b"), [1.0, 1.0])
 
 
+OPTS = ["model.ins_head.feat_channels=16", "model.ins_head.stacked_convs=1", "dataloader.train.total_batch_size=1"]
+
+
 def test_benchmark_train_steps():
-    opts = ["model.ins_head.feat_channels=16", "model.ins_head.stacked_convs=1",
-            "dataloader.train.total_batch_size=1"]
-    out = benchmark_train_steps([CFG], steps=1, device="cpu", opts=opts)
+    out = benchmark_train_steps([CFG], steps=1, device="cpu", opts=OPTS)
     r = out[CFG]
     assert r["images"] == 1 and len(r["steps"]) == 1 and r["step_s"] == r["steps"][0] > 0 and r["peak_mib"] is None
+
+
+def test_benchmark_train_step_cli(capsys):
+    from tools.benchmark_train_step import main
+
+    threads = torch.get_num_threads()
+    try:
+        main(["--config-file", CFG, "--steps", "2", "--device", "cpu", "--num-threads", "1", *OPTS])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    r = json.loads(capsys.readouterr().out)[CFG]
+    assert list(r) == ["step_s", "steps", "images", "peak_mib", "device"] and len(r["steps"]) == 2
