@@ -23,13 +23,9 @@ def main(argv=None):
     p.add_argument("--num-threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="overrides applied to every config")
     a = p.parse_args(argv)
-    import torch
-
     from pointdet.engine.step_benchmark import benchmark_train_steps
 
-    if a.num_threads:
-        torch.set_num_threads(a.num_threads)
-    print(json.dumps(benchmark_train_steps(a.config_file, a.steps, a.device, a.opts), indent=1))
+    print(json.dumps(benchmark_train_steps(a.config_file, a.steps, a.device, a.opts, a.num_threads), indent=1))
 
 
 if __name__ == "__main__":

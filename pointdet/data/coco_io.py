@@ -29,6 +29,7 @@ __all__ = [
     "image_path_is_inside",
     "resolve_image_path",
     "image_size",
+    "image_file",
     "numbers_in_range",
     "check_segmentation",
     "atomic_write_json",
@@ -255,6 +256,32 @@ def image_size(file: str):
         raise OSError(f"cannot read image {file}: {e}") from None
 
 
+def image_file(
+    image_root: str, img: Dict[str, Any], path: str, allow_outside_image_root: bool = False, check_size: bool = True
+) -> str:
+    """The file of COCO image entry ``img`` under ``image_root`` (:func:`resolve_image_path`), checked
+    to exist and, with ``check_size``, to have the entry's ``width`` x ``height``.
+
+    Raises:
+        CocoFormatError: naming ``path`` (the COCO file), the image id and the file.
+    """
+    f = resolve_image_path(image_root, img["file_name"], allow_outside=allow_outside_image_root, path=path,
+                           image_id=img["id"])  # fmt: skip
+    if not os.path.isfile(f):
+        raise CocoFormatError(f"{path}: image id {img['id']} file not found: {f}")
+    if check_size:
+        try:
+            w, h = image_size(f)
+        except OSError as e:
+            raise CocoFormatError(f"{path}: image id {img['id']}: {e}") from None
+        if (w, h) != (img["width"], img["height"]):
+            raise CocoFormatError(
+                f"{path}: image id {img['id']} is {w}x{h} on disk ({f}) but {img['width']}x{img['height']} "
+                f"in the file (width x height)"
+            )
+    return f
+
+
 def validate_coco_dict(
     data: Any,
     path: str = "<dict>",
@@ -299,21 +326,7 @@ def validate_coco_dict(
         if not isinstance(img.get("file_name"), str):
             raise CocoFormatError(f"{path}: image id {img['id']} has no 'file_name'")
         if image_root is not None:
-            f = resolve_image_path(
-                image_root, img["file_name"], allow_outside=allow_outside_image_root, path=path, image_id=img["id"]
-            )
-            if not os.path.isfile(f):
-                raise CocoFormatError(f"{path}: image id {img['id']} file not found: {f}")
-            if check_image_sizes:
-                try:
-                    w, h = image_size(f)
-                except OSError as e:
-                    raise CocoFormatError(f"{path}: image id {img['id']}: {e}") from None
-                if (w, h) != (img["width"], img["height"]):
-                    raise CocoFormatError(
-                        f"{path}: image id {img['id']} is {w}x{h} on disk ({f}) but {img['width']}x{img['height']} "
-                        f"in the file (width x height)"
-                    )
+            image_file(image_root, img, path, allow_outside_image_root, check_image_sizes)
     for ann in data["annotations"]:
         aid = ann["id"]
         where = f"{path}: annotation id {aid}"

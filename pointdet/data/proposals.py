@@ -68,6 +68,8 @@ __all__ = [
     "annotation_position",
     "to_detectron2_proposals",
     "from_detectron2_proposals",
+    "detectron2_proposal_fields",
+    "detectron2_image_proposals",
     "save_detectron2_proposals",
     "load_detectron2_proposals",
 ]
@@ -361,6 +363,41 @@ def to_detectron2_proposals(proposals: ProposalSet) -> Dict[str, Any]:
     return {"ids": ids, "boxes": boxes, "objectness_logits": logits, "bbox_mode": BoxMode.XYXY_ABS}
 
 
+def detectron2_proposal_fields(d2: Dict[str, Any], path: str = "<detectron2 proposals>") -> Dict[str, Any]:
+    """A copy of a Detectron2 precomputed-proposals dict with the D1 names (``indexes`` /
+    ``scores``) renamed to ``ids`` / ``objectness_logits`` and ``bbox_mode`` as a :class:`BoxMode`
+    (default XYXY_ABS). Raises ProposalFileError naming ``path`` when a key is missing."""
+    d2 = dict(d2)
+    for old, new in (("indexes", "ids"), ("scores", "objectness_logits")):
+        if old in d2 and new not in d2:
+            d2[new] = d2.pop(old)
+    for k in ("ids", "boxes", "objectness_logits"):
+        if k not in d2:
+            raise ProposalFileError(f"{path}: Detectron2 proposals need '{k}' (keys: {sorted(d2)})")
+    d2["bbox_mode"] = BoxMode(d2.get("bbox_mode", BoxMode.XYXY_ABS))
+    return d2
+
+
+def detectron2_image_proposals(boxes, logits, mode: BoxMode, where: str, image_hw=None):
+    """One image's Detectron2 proposals as ``(xyxy (R, 4), logits (R,))`` float64 arrays in
+    absolute XYXY pixels, by descending logit (ties keep the file order), clipped to
+    ``image_hw`` = (H, W) when given. ``where`` (e.g. ``"<file>: image id 3"``) starts the
+    ProposalFileError raised for different lengths or non-finite values."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    s = np.asarray(logits, dtype=np.float64).reshape(-1)
+    if b.shape[0] != s.shape[0]:
+        raise ProposalFileError(f"{where}: {b.shape[0]} boxes but {s.shape[0]} objectness logits")
+    if not (np.isfinite(b).all() and np.isfinite(s).all()):
+        raise ProposalFileError(f"{where}: non-finite boxes or objectness logits")
+    order = np.argsort(-s, kind="stable")
+    b, s = b[order], s[order]
+    xyxy = BoxMode.convert(b, mode, BoxMode.XYXY_ABS) if b.size else b
+    if image_hw is not None and xyxy.size:
+        H, W = image_hw
+        xyxy = np.stack([xyxy[:, 0].clip(0, W), xyxy[:, 1].clip(0, H), xyxy[:, 2].clip(0, W), xyxy[:, 3].clip(0, H)], 1)
+    return xyxy, s
+
+
 def from_detectron2_proposals(
     d2: Dict[str, Any],
     coco: Union[str, Dict[str, Any]],
@@ -386,16 +423,9 @@ def from_detectron2_proposals(
         coco: the annotation file (dict or path).
     """
     coco, coco_path = _as_coco(coco)
-    d2 = dict(d2)
-    for old, new in (("indexes", "ids"), ("scores", "objectness_logits")):
-        if old in d2 and new not in d2:
-            d2[new] = d2.pop(old)
-    for k in ("ids", "boxes", "objectness_logits"):
-        if k not in d2:
-            raise ProposalFileError(f"{path}: Detectron2 proposals need '{k}' (keys: {sorted(d2)})")
+    d2 = detectron2_proposal_fields(d2, path)
     if not (len(d2["ids"]) == len(d2["boxes"]) == len(d2["objectness_logits"])):
         raise ProposalFileError(f"{path}: 'ids', 'boxes' and 'objectness_logits' have different lengths")
-    mode = BoxMode(d2.get("bbox_mode", BoxMode.XYXY_ABS))
     images = {img["id"]: img for img in coco["images"]}
     by_key = {str(i): i for i in images}
     anns_of: Dict[int, List[Dict[str, Any]]] = {i: [] for i in images}
@@ -407,25 +437,14 @@ def from_detectron2_proposals(
         iid = by_key.get(str(raw_id))
         if iid is None:
             raise ProposalFileError(f"{path}: unknown image id {raw_id!r} (not in {coco_path})")
-        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        s = np.asarray(logits, dtype=np.float64).reshape(-1)
-        if b.shape[0] != s.shape[0]:
-            raise ProposalFileError(f"{path}: image id {iid}: {b.shape[0]} boxes but {s.shape[0]} objectness logits")
-        if not (np.isfinite(b).all() and np.isfinite(s).all()):
-            raise ProposalFileError(f"{path}: image id {iid}: non-finite boxes or objectness logits")
-        xyxy = BoxMode.convert(b, mode, BoxMode.XYXY_ABS) if b.size else b
-        if clip:
-            W, H = images[iid]["width"], images[iid]["height"]
-            xyxy = np.stack(
-                [xyxy[:, 0].clip(0, W), xyxy[:, 1].clip(0, H), xyxy[:, 2].clip(0, W), xyxy[:, 3].clip(0, H)], 1
-            ) if xyxy.size else xyxy
-        order = np.argsort(-s, kind="stable")
+        hw = (images[iid]["height"], images[iid]["width"]) if clip else None
+        xyxy, s = detectron2_image_proposals(boxes, logits, d2["bbox_mode"], f"{path}: image id {iid}", hw)
         for a in anns_of[iid]:
             pos = annotation_position(a)
             if pos is None:
                 raise ProposalFileError(f"{coco_path}: annotation id {a['id']} has no point, clicks or bbox")
             inside = (xyxy[:, 0] <= pos[0]) & (pos[0] <= xyxy[:, 2]) & (xyxy[:, 1] <= pos[1]) & (pos[1] <= xyxy[:, 3])
-            sel = order[inside[order]][:max_per_annotation]
+            sel = np.flatnonzero(inside)[:max_per_annotation]  # by descending logit
             out[a["id"]] = AnnotationProposals(
                 iid, a["id"], BoxMode.convert(xyxy[sel].reshape(-1, 4), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS), s[sel]
             )

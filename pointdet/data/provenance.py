@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from pointdet.data.coco_io import file_sha256
 
-__all__ = ["build_info", "file_record", "source_checksums", "NOT_GIVEN"]
+__all__ = ["build_info", "with_info", "file_record", "source_checksums", "NOT_GIVEN"]
 
 
 class _NotGiven:
@@ -79,6 +79,16 @@ def build_info(
     if source_info is not None:
         info["source_info"] = source_info
     return info
+
+
+def with_info(data: Mapping[str, Any], info: Mapping[str, Any]) -> "OrderedDict[str, Any]":
+    """A shallow copy of ``data`` (a COCO-format dict) whose ``info`` is ``info``, written first;
+    the other keys keep their order."""
+    out = OrderedDict(info=info)
+    for k, v in data.items():
+        if k != "info":
+            out[k] = v
+    return out
 
 
 def source_checksums(info: Any) -> Dict[int, str]:

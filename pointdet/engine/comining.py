@@ -32,7 +32,7 @@ from detectron2.utils import comm
 
 from pointdet.data.annotations.common import erased_output_path
 from pointdet.data.coco_io import atomic_write_json, check_outputs_not_inputs, load_coco_dict
-from pointdet.data.provenance import build_info
+from pointdet.data.provenance import build_info, with_info
 from pointdet.evaluation.annotation_quality import pseudo_label_precision_recall
 from pointdet.utils.file_io import atomic_open
 
@@ -275,10 +275,7 @@ def export_mined_annotations(
         statistics=stats,
         source_info=coco.get("info"),
     )
-    out = OrderedDict(info=info)
-    for k, v in coco.items():
-        if k != "info":
-            out[k] = v
+    out = with_info(coco, info)
     out["annotations"] = list(coco["annotations"]) + added
     atomic_write_json(out, output_json)
     return stats

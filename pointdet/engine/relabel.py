@@ -30,7 +30,7 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from pointdet.data.coco_io import CocoFormatError, atomic_write_json, check_outputs_not_inputs, file_sha256, load_coco_dict
-from pointdet.data.provenance import build_info
+from pointdet.data.provenance import build_info, with_info
 from pointdet.utils.file_io import atomic_open, remove_stale_temp_files
 
 __all__ = [
@@ -306,11 +306,7 @@ def relabel_file(
         statistics=stats,
         source_info=coco.get("info"),
     )
-    written = OrderedDict(info=info)
-    for k, v in out.items():
-        if k != "info":
-            written[k] = v
-    atomic_write_json(written, output_json)
+    atomic_write_json(with_info(out, info), output_json)
     os.remove(part)
     logger.info("%s -> %s: %s", producer.generator, output_json, dict(stats))
     return stats

@@ -1,50 +1,260 @@
-"""Training-step time and peak memory of LazyConfig models on one batch of their own training
-data (e.g. SAPNet vs SOLOv2 alone), configs interleaved step by step so that machine load
-affects them alike."""
+"""Training-step cost of models measured side by side in one run: the one home of pointdet's
+step benchmarks (DMiner vs its base detector, Co-mining vs its single branch, CPRNet vs its
+backbone, SAPNet vs SOLOv2).
+
+The pieces:
+
+* :func:`build_train_model`: the model of a LazyConfig with ``key=value`` overrides, in training
+  mode; :func:`train_step`: a forward + backward + SGD step closure on one batch;
+* :func:`time_steps`: one warm-up step each, then the variants interleaved step by step (so that
+  machine load affects them alike), seconds per step, CUDA synchronised;
+* :func:`peak_memory_mb`: peak memory of a step: on CUDA ``torch.cuda.max_memory_allocated`` of
+  one step in this process; on CPU (Linux) the increase of the peak RSS over the RSS before the
+  steps, during 2 steps in a fresh process per variant (model built first, peak reset through
+  ``/proc/self/clear_refs``), built there by a picklable factory;
+* :func:`format_side_by_side`: a Markdown table, one row per measure, one column per variant and
+  their ratio.
+
+A method's benchmark states only what is its own: which variants, how its synthetic batch looks,
+and any extra measure (CPRNet's refinement throughput). :func:`benchmark_train_steps` is the
+generic form: LazyConfigs on one batch of their own training data (``tools/benchmark_train_step.py``).
+"""
+import logging
 import statistics
 import time
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["benchmark_train_steps"]
+__all__ = [
+    "build_train_model",
+    "train_step",
+    "set_threads",
+    "sync",
+    "time_steps",
+    "cuda_peak_mb",
+    "cpu_peak_rss_mb",
+    "peak_memory_mb",
+    "memory_label",
+    "ratio",
+    "format_side_by_side",
+    "benchmark_train_steps",
+]
+
+logger = logging.getLogger(__name__)
+
+Step = Callable[[], None]
+#: a module-level function building a variant's step in a fresh process: ``factory(*args) -> step``
+StepFactory = Tuple[Callable[..., Step], tuple]
+
+
+def _on_cuda(device) -> bool:
+    return str(device).startswith("cuda")
+
+
+def sync(device) -> None:
+    """Wait for the device's queued work (CUDA); nothing on CPU."""
+    import torch
+
+    if _on_cuda(device):
+        torch.cuda.synchronize()
+
+
+def set_threads(threads: int) -> None:
+    """``torch.set_num_threads(threads)``; 0 leaves PyTorch's setting as it is."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def build_train_model(config_file: str, opts: Sequence[str], device: str, require_method: Optional[str] = None):
+    """``cfg.model`` of a LazyConfig with overrides (random / the config's backbone init), on
+    ``device``, training mode. Raises FileNotFoundError / ValueError as
+    :func:`~pointdet.engine.model_loading.load_model_from_config`."""
+    from .model_loading import load_model_from_config
+
+    model, _ = load_model_from_config(config_file, None, list(opts), device, require_method=require_method)
+    return model.train()
+
+
+def train_step(model, batch: List[Dict], loss_fn: Optional[Callable] = None) -> Step:
+    """A closure doing one training step of ``model`` on ``batch``: forward in training mode inside
+    one Detectron2 ``EventStorage`` (the models log scalars), backward of the loss, SGD step
+    (lr 1e-6: the optimizer's work without moving far).
+
+    ``loss_fn(model, batch) -> scalar`` (default: the sum of ``model(batch)``'s loss dict)."""
+    import torch
+    from detectron2.utils.events import EventStorage
+
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+    storage = EventStorage()
+    loss_fn = loss_fn or (lambda m, b: sum(m(b).values()))
+
+    def step():
+        model.train()
+        with storage:
+            loss = loss_fn(model, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def time_steps(steps_fn: Mapping[str, Step], steps: int, device, warmup: int = 1) -> Dict[str, List[float]]:
+    """Seconds of each of ``steps`` steps per variant, after ``warmup`` steps each; the variants
+    alternate step by step (in ``steps_fn``'s order). Progress goes to the logger."""
+    for _ in range(warmup):
+        for fn in steps_fn.values():
+            fn()
+    times: Dict[str, List[float]] = OrderedDict((name, []) for name in steps_fn)
+    for i in range(steps):
+        for name, fn in steps_fn.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+        logger.info("  step %d/%d: %s", i + 1, steps, ", ".join(f"{n} {t[-1]:.3f} s" for n, t in times.items()))
+    return times
+
+
+def cuda_peak_mb(step: Step) -> float:
+    """Peak CUDA memory allocated (MiB) during one call of ``step``."""
+    import torch
+
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def _proc_status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _memory_child(factory: Callable[..., Step], args: tuple, threads: int, q) -> None:
+    """In a fresh process: build the step, reset the peak RSS, run 2 steps; put the peak RSS
+    increase (MB) or an error message on ``q``."""
+    try:
+        set_threads(threads)
+        step = factory(*args)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM (Linux)
+        before = _proc_status_kb("VmRSS")
+        for _ in range(2):
+            step()
+        q.put((_proc_status_kb("VmHWM") - before) / 1024.0)
+    except Exception as e:  # reported by the parent
+        q.put(f"{type(e).__name__}: {e}")
+
+
+def cpu_peak_rss_mb(factory: Callable[..., Step], args: tuple = (), threads: int = 0) -> float:
+    """Peak RSS increase (MB) of 2 steps of ``factory(*args)`` in a fresh (spawned) process.
+
+    Raises:
+        OSError: the child failed (its error in the message), e.g. no ``/proc`` (not Linux).
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_memory_child, args=(factory, tuple(args), threads, q))
+    p.start()
+    val = q.get()
+    p.join()
+    if isinstance(val, str):
+        raise OSError(val)
+    return val
+
+
+def peak_memory_mb(
+    device,
+    steps_fn: Optional[Mapping[str, Step]] = None,
+    factories: Optional[Mapping[str, StepFactory]] = None,
+    threads: int = 0,
+) -> Dict[str, float]:
+    """Peak memory of one step per variant: on CUDA of ``steps_fn`` in this process, on CPU of
+    ``factories`` (``{name: (factory, args)}``) each in a fresh process (:func:`cpu_peak_rss_mb`).
+
+    Raises:
+        OSError: a CPU measurement failed, naming the variant.
+    """
+    if _on_cuda(device):
+        return OrderedDict((name, cuda_peak_mb(fn)) for name, fn in steps_fn.items())
+    out = OrderedDict()
+    for name, (factory, args) in factories.items():
+        try:
+            out[name] = cpu_peak_rss_mb(factory, args, threads)
+        except OSError as e:
+            raise OSError(f"memory measurement of '{name}': {e}") from e
+    return out
+
+
+def memory_label(device) -> str:
+    """What :func:`peak_memory_mb` measures on ``device``."""
+    return "peak CUDA memory (MB)" if _on_cuda(device) else "peak RSS increase in step (MB)"
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b, NaN when b is not positive (a CPU RSS increase can be 0)."""
+    return a / b if b > 0 else float("nan")
+
+
+def format_side_by_side(
+    title: str,
+    labels: Sequence[str],
+    step_s: Sequence[float],
+    peak_mb: Optional[Sequence[float]] = None,
+    memory_kind: str = "",
+) -> str:
+    """Markdown table of two variants: a ``title`` line, then one row per measure (median step
+    seconds; with ``peak_mb`` the peak memory, ``memory_kind`` naming it) with a column per
+    variant (``labels``) and their ratio (second / first)."""
+    w = [max(len(label), 10) for label in labels]
+    lines = [
+        title,
+        f"| {'measure':<34} | {labels[0]:>{w[0]}} | {labels[1]:>{w[1]}} | {'ratio':>6} |",
+        f"|{'-' * 36}|{'-' * (w[0] + 2)}|{'-' * (w[1] + 2)}|{'-' * 8}|",
+        f"| {'train step, median (s)':<34} | {step_s[0]:>{w[0]}.3f} | {step_s[1]:>{w[1]}.3f} "
+        f"| {step_s[1] / step_s[0]:>6.2f} |",
+    ]
+    if peak_mb is not None:
+        lines.append(f"| {memory_kind:<34} | {peak_mb[0]:>{w[0]}.0f} | {peak_mb[1]:>{w[1]}.0f} "
+                     f"| {ratio(peak_mb[1], peak_mb[0]):>6.2f} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def benchmark_train_steps(config_files: Sequence[str], steps: int = 3, device: Optional[str] = None,
-                          opts: Sequence[str] = ()) -> Dict[str, Dict[str, Any]]:
-    """Median seconds of forward + backward per config (after one warm-up step) and, on CUDA, the
-    peak allocated memory (MiB). ``opts``: overrides applied to every config."""
+                          opts: Sequence[str] = (), threads: int = 0) -> Dict[str, Dict[str, Any]]:
+    """LazyConfig models on one batch of their own training data (e.g. SAPNet vs SOLOv2 alone).
+
+    Returns, per config, the median seconds of a training step (after one warm-up step,
+    interleaved), every step's seconds, the batch size and, on CUDA, the peak allocated memory
+    of a step (MiB; None on CPU). ``opts``: overrides applied to every config; ``threads``: torch
+    threads (0: leave as is)."""
     import torch
-    from detectron2.config import LazyConfig, instantiate
-    from detectron2.utils.events import EventStorage
+    from detectron2.config import instantiate
 
-    import pointdet  # noqa: F401
+    from .model_loading import load_model_from_config
 
+    set_threads(threads)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    runs = []
+    steps_fn, images = OrderedDict(), {}
     for path in config_files:
-        cfg = LazyConfig.apply_overrides(LazyConfig.load(path), list(opts))
+        model, cfg = load_model_from_config(path, None, list(opts), device)
         cfg.dataloader.train.num_workers = 0
         batch = next(iter(instantiate(cfg.dataloader.train)))
-        model = instantiate(cfg.model).to(device).train()
-        runs.append((path, model, batch, []))
-    peaks = {}
-    with EventStorage():
-        for k in range(steps + 1):
-            for path, model, batch, times in runs:
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                    torch.cuda.reset_peak_memory_stats()
-                t0 = time.perf_counter()
-                losses = model(batch)
-                sum(losses.values()).backward()
-                model.zero_grad(set_to_none=True)
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                    peaks[path] = max(peaks.get(path, 0.0), torch.cuda.max_memory_allocated() / 2**20)
-                if k:  # the first step warms up
-                    times.append(time.perf_counter() - t0)
+        steps_fn[path], images[path] = train_step(model.train(), batch), len(batch)
+    times = time_steps(steps_fn, steps, device)
+    peaks = peak_memory_mb(device, steps_fn) if _on_cuda(device) else {}
     out = OrderedDict()
-    for path, _, batch, times in runs:
-        out[path] = OrderedDict(step_s=statistics.median(times), steps=times, images=len(batch),
+    for path in config_files:
+        out[path] = OrderedDict(step_s=statistics.median(times[path]), steps=times[path], images=images[path],
                                 peak_mib=peaks.get(path), device=device)
     return out

@@ -2,7 +2,7 @@
 RetinaNet and FCOS.
 
 It holds what every point model shares: the backbone and the single feature level it reads,
-the pixel normalisation buffers and the ``device`` they define, :meth:`PointModel.preprocess_image`,
+the image input (pixel normalisation buffers, ``device``, ``preprocess_image``: :class:`ImageInputMixin`),
 ground-truth extraction from ``PointDatasetMapper`` dicts with errors naming the image
 (:meth:`PointModel.ground_truth`), and scalar logging to Detectron2's event storage
 (:meth:`PointModel.log_scalar`). Subclasses implement ``forward``, their losses and inference.
@@ -12,10 +12,11 @@ from typing import Dict, List, Sequence
 import torch
 from torch import nn
 
-from detectron2.layers import move_device_like
 from detectron2.modeling import Backbone
-from detectron2.structures import ImageList, Instances
+from detectron2.structures import Instances
 from detectron2.utils.events import get_event_storage
+
+from .preprocess import ImageInputMixin
 
 __all__ = ["GroundTruthError", "PointModel"]
 
@@ -28,7 +29,7 @@ def _image_name(x: Dict) -> str:
     return str(x.get("image_id", x.get("file_name", "?")))
 
 
-class PointModel(nn.Module):
+class PointModel(ImageInputMixin, nn.Module):
     """Backbone + one feature level + pixel normalisation, shared by the point models.
 
     Attributes:
@@ -61,21 +62,7 @@ class PointModel(nn.Module):
             )
         self.in_feature = in_feature
         self.stride = float(shapes[in_feature].stride)
-        self.input_format = input_format
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
-
-    @property
-    def device(self):
-        return self.pixel_mean.device
-
-    def preprocess_image(self, batched_inputs: List[Dict]) -> ImageList:
-        """Normalise the images and pad them into one batch (to the backbone's size divisibility)."""
-        images = [move_device_like(x["image"], self.pixel_mean) for x in batched_inputs]
-        images = [(x - self.pixel_mean) / self.pixel_std for x in images]
-        return ImageList.from_tensors(
-            images, self.backbone.size_divisibility, padding_constraints=self.backbone.padding_constraints
-        )
+        self.init_image_input(pixel_mean, pixel_std, input_format)
 
     def ground_truth(self, batched_inputs: List[Dict]) -> List[Instances]:
         """The point ground truth of each input, on the model's device.

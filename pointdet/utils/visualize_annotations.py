@@ -12,13 +12,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from pointdet.data.coco_io import (
-    CocoFormatError,
-    check_outputs_not_inputs,
-    image_size,
-    load_coco_dict,
-    resolve_image_path,
-)
+from pointdet.data.coco_io import CocoFormatError, check_outputs_not_inputs, image_file, load_coco_dict
 from pointdet.utils.file_io import atomic_write_bytes, remove_stale_temp_files
 
 __all__ = ["read_rgb", "draw_annotations", "visualize_file"]
@@ -151,19 +145,7 @@ def visualize_file(
 
     sources, outputs = [], []
     for img in images:
-        f = resolve_image_path(
-            image_root, img["file_name"], allow_outside=allow_outside_image_root, path=input_path, image_id=img["id"]
-        )
-        if not os.path.isfile(f):
-            raise CocoFormatError(f"{input_path}: image id {img['id']} file not found: {f}")
-        try:
-            w, h = image_size(f)
-        except OSError as e:
-            raise CocoFormatError(f"{input_path}: image id {img['id']}: {e}") from None
-        if (w, h) != (img["width"], img["height"]):
-            raise CocoFormatError(
-                f"{input_path}: image id {img['id']} is {w}x{h} on disk but {img['width']}x{img['height']} in the file"
-            )
+        f = image_file(image_root, img, input_path, allow_outside_image_root)
         sources.append(f)
         stem = os.path.splitext(os.path.basename(img["file_name"]))[0]
         outputs.append(os.path.join(output_dir, f"{img['id']}_{stem}.png"))

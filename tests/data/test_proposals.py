@@ -21,6 +21,8 @@ from pointdet.data.proposals import (
     ProposalFileError,
     ProposalSet,
     attach_proposals,
+    detectron2_image_proposals,
+    detectron2_proposal_fields,
     from_detectron2_proposals,
     load_detectron2_proposals,
     load_proposals,
@@ -308,3 +310,21 @@ def test_mapper_from_config_keys():
     cfg.INPUT.OBJECT_PROPOSALS.MASKS = True
     m = PointDatasetMapper(cfg, True)
     assert m.object_proposals and m.object_proposal_masks
+
+
+def test_detectron2_fields_and_image_proposals():
+    from detectron2.structures import BoxMode
+
+    d2 = detectron2_proposal_fields({"indexes": [1], "boxes": [[]], "scores": [[]]}, "d1.pkl")
+    assert sorted(d2) == ["bbox_mode", "boxes", "ids", "objectness_logits"] and d2["bbox_mode"] == BoxMode.XYXY_ABS
+    with pytest.raises(ProposalFileError, match="d1.pkl: Detectron2 proposals need 'boxes'"):
+        detectron2_proposal_fields({"ids": [1], "objectness_logits": [[]]}, "d1.pkl")
+    # XYWH boxes, logits with a tie: sorted by descending logit (tie in file order), clipped to (H, W) = (10, 20)
+    xywh = [[0, 0, 5, 5], [-4, 2, 30, 3], [1, 1, 2, 2]]
+    xyxy, s = detectron2_image_proposals(xywh, [0.5, 2.0, 0.5], BoxMode.XYWH_ABS, "f: image id 1", (10, 20))
+    assert s.tolist() == [2.0, 0.5, 0.5]
+    assert xyxy.tolist() == [[0, 2, 20, 5], [0, 0, 5, 5], [1, 1, 3, 3]]
+    xyxy, _ = detectron2_image_proposals(xywh, [0.5, 2.0, 0.5], BoxMode.XYWH_ABS, "f: image id 1")
+    assert xyxy[0].tolist() == [-4, 2, 26, 5]  # no clipping without the image size
+    with pytest.raises(ProposalFileError, match="f: image id 1: non-finite"):
+        detectron2_image_proposals([[0, 0, np.nan, 1]], [0.0], BoxMode.XYXY_ABS, "f: image id 1")

@@ -1,7 +1,7 @@
 """pointdet.data.provenance: the one ``info`` builder (key order, checksums, provenance chain)."""
 import hashlib
 
-from pointdet.data.provenance import build_info, file_record, source_checksums
+from pointdet.data.provenance import build_info, file_record, source_checksums, with_info
 
 
 def test_build_info_order_and_records(tmp_path):
@@ -24,3 +24,10 @@ def test_source_checksums_follow_the_chain():
     info = {"source_sha256": "b", "source_info": {"generator": "x", "source_info": {"source_sha256": "a"}}}
     assert source_checksums(info) == {0: "b", 2: "a"}
     assert source_checksums(None) == {}
+
+
+def test_with_info_replaces_info_and_keeps_the_order():
+    data = {"images": [1], "info": {"old": 1}, "annotations": [2], "categories": [3]}
+    out = with_info(data, {"generator": "g"})
+    assert list(out) == ["info", "images", "annotations", "categories"] and out["info"] == {"generator": "g"}
+    assert data["info"] == {"old": 1} and out["images"] is data["images"]  # the input is not changed

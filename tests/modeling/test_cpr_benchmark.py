@@ -28,3 +28,14 @@ def test_tiny_run_reports_every_measure(tmp_path):
     assert "peak" not in text
     with pytest.raises(FileNotFoundError, match="nope.py"):
         benchmark_cprnet(str(tmp_path / "nope.py"), memory=False)
+
+
+def test_tiny_run_with_cpu_memory(tmp_path):
+    cfg, _ = write_tiny_cprnet_config(tmp_path, tiny_cprnet())
+    report = benchmark_cprnet(cfg, ["model.bag_radius=2"], batch_size=1, image_size=32, points=3, steps=1,
+                              threads=1)
+    assert report["memory_error"] is None and report["memory_kind"] == "rss"
+    assert set(report["memory_mb"]) == {"backbone", "cpr"} and all(v >= 0 for v in report["memory_mb"].values())
+    lines = format_cprnet_benchmark(report).splitlines()
+    assert lines[1].split("|")[2:4] == [" backbone+FPN ", "     CPRNet "]
+    assert lines[4].startswith("| peak RSS increase in step (MB)") and lines[5].startswith("refinement throughput")

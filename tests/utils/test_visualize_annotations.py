@@ -48,7 +48,7 @@ def test_size_mismatch_is_an_error(tiny):
     coco, img_dir, tmp = tiny
     coco["images"][0]["width"] = 50
     coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] != 1]
-    with pytest.raises(CocoFormatError, match="wrong.json: image id 1 is 48x40 on disk but 50x40"):
+    with pytest.raises(CocoFormatError, match="wrong.json: image id 1 is 48x40 on disk .* but 50x40"):
         visualize_file(_write(coco, tmp / "wrong.json"), img_dir, str(tmp / "v"))
     assert not (tmp / "v").exists()
 

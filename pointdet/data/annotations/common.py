@@ -256,6 +256,37 @@ def split_file(coco: Dict[str, Any], annotations: List[Dict[str, Any]], info: Di
     return out
 
 
+def split_kept_erased(
+    coco: Dict[str, Any], keep: Sequence[bool], generator: str, params: Dict[str, Any], seed: Optional[int]
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(kept file, erased file) of a generator that erases annotations (Keep1, sparse sets):
+    ``coco``'s annotations split by ``keep`` (one flag each, JSON order kept), both files with
+    the same :func:`kept_erased_statistics`, the erased file's generator ``<generator>.erased``."""
+    anns = coco["annotations"]
+    kept = [a for a, k in zip(anns, keep) if k]
+    erased = [a for a, k in zip(anns, keep) if not k]
+    stats = kept_erased_statistics(coco, kept, erased)
+    info = build_info(coco.get("info"), generator, params, seed, stats)
+    info_erased = build_info(coco.get("info"), f"{generator}.erased", params, seed, stats)
+    return split_file(coco, kept, info), split_file(coco, erased, info_erased)
+
+
+def write_kept_erased(
+    kept: Dict[str, Any], erased: Dict[str, Any], source: Dict[str, str], input_path: str, output_path: str,
+    label: str, verbose: bool = True,
+) -> Tuple[str, str]:
+    """Record ``source`` in both files of :func:`split_kept_erased`, write ``output_path`` and its
+    ``_erased.json`` (both or neither), print the statistics under ``label`` when ``verbose``;
+    return both paths."""
+    add_source(kept, source)
+    add_source(erased, source)
+    erased_path = erased_output_path(output_path)
+    write_outputs([(erased, erased_path), (kept, output_path)], input_path)
+    if verbose:
+        print(format_statistics(kept["info"]["statistics"], f"{label} -> {output_path} (erased: {erased_path})"))
+    return output_path, erased_path
+
+
 def load_source(
     input_path: str, image_root: Optional[str] = None, allow_outside_image_root: bool = False
 ) -> Tuple[Dict[str, Any], Dict[str, str]]:

@@ -7,20 +7,9 @@ stays in the file (also those left without annotations). The erased annotations 
 separate ``<output>_erased.json``, never where a trainer reads.
 """
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from .common import (
-    add_source,
-    build_info,
-    default_output_path,
-    erased_output_path,
-    format_statistics,
-    kept_erased_statistics,
-    load_source,
-    make_rng,
-    split_file,
-    write_outputs,
-)
+from .common import default_output_path, load_source, make_rng, split_kept_erased, write_kept_erased
 
 __all__ = ["make_keep1", "run_keep1"]
 
@@ -51,14 +40,8 @@ def make_keep1(
         for idx in cats.values():
             j = 0 if keep_first else int(rng.integers(len(idx)))
             keep[idx[j]] = True
-    kept: List[Dict[str, Any]] = [a for a, k in zip(anns, keep) if k]
-    erased: List[Dict[str, Any]] = [a for a, k in zip(anns, keep) if not k]
     params = OrderedDict(keep_first=bool(keep_first))
-    seed_rec = None if keep_first else seed
-    stats = kept_erased_statistics(coco_dict, kept, erased)
-    info = build_info(coco_dict.get("info"), "pointdet.keep1", params, seed_rec, stats)
-    info_erased = build_info(coco_dict.get("info"), "pointdet.keep1.erased", params, seed_rec, stats)
-    return split_file(coco_dict, kept, info), split_file(coco_dict, erased, info_erased)
+    return split_kept_erased(coco_dict, keep, "pointdet.keep1", params, None if keep_first else seed)
 
 
 def run_keep1(
@@ -76,10 +59,4 @@ def run_keep1(
         output_path = default_output_path(input_path, "keep1_first" if keep_first else f"keep1_s{seed}")
     coco, source = load_source(input_path, image_root, allow_outside_image_root)
     kept, erased = make_keep1(coco, seed, keep_first)
-    add_source(kept, source)
-    add_source(erased, source)
-    erased_path = erased_output_path(output_path)
-    write_outputs([(erased, erased_path), (kept, output_path)], input_path)
-    if verbose:
-        print(format_statistics(kept["info"]["statistics"], f"keep1 -> {output_path} (erased: {erased_path})"))
-    return output_path, erased_path
+    return write_kept_erased(kept, erased, source, input_path, output_path, "keep1", verbose)

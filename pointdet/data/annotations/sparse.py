@@ -15,22 +15,11 @@ compared with the released files.
 """
 import math
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .common import (
-    add_source,
-    build_info,
-    default_output_path,
-    erased_output_path,
-    format_statistics,
-    kept_erased_statistics,
-    load_source,
-    make_rng,
-    split_file,
-    write_outputs,
-)
+from .common import default_output_path, load_source, make_rng, split_kept_erased, write_kept_erased
 
 __all__ = ["SPARSE_LEVELS", "num_to_erase", "make_sparse", "run_sparse"]
 
@@ -80,15 +69,10 @@ def make_sparse(
         if k > 0:
             chosen = rng.choice(len(idx), size=k, replace=False)
             erase[np.asarray(idx)[chosen]] = True
-    kept: List[Dict[str, Any]] = [a for a, e in zip(anns, erase) if not e]
-    erased: List[Dict[str, Any]] = [a for a, e in zip(anns, erase) if e]
     params = OrderedDict(level=level)
     if level == "50miss":
         params["miss_fraction"] = miss_fraction
-    stats = kept_erased_statistics(coco_dict, kept, erased)
-    info = build_info(coco_dict.get("info"), f"pointdet.sparse_{level}", params, seed, stats)
-    info_erased = build_info(coco_dict.get("info"), f"pointdet.sparse_{level}.erased", params, seed, stats)
-    return split_file(coco_dict, kept, info), split_file(coco_dict, erased, info_erased)
+    return split_kept_erased(coco_dict, (~erase).tolist(), f"pointdet.sparse_{level}", params, seed)
 
 
 def run_sparse(
@@ -108,10 +92,4 @@ def run_sparse(
         output_path = default_output_path(input_path, f"sparse_{level}_s{seed}")
     coco, source = load_source(input_path, image_root, allow_outside_image_root)
     kept, erased = make_sparse(coco, seed, level, miss_fraction)
-    add_source(kept, source)
-    add_source(erased, source)
-    erased_path = erased_output_path(output_path)
-    write_outputs([(erased, erased_path), (kept, output_path)], input_path)
-    if verbose:
-        print(format_statistics(kept["info"]["statistics"], f"sparse {level} -> {output_path} (erased: {erased_path})"))
-    return output_path, erased_path
+    return write_kept_erased(kept, erased, source, input_path, output_path, f"sparse {level}", verbose)

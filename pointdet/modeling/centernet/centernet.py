@@ -14,14 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from detectron2.config import configurable
-from detectron2.layers import move_device_like
 from detectron2.modeling import META_ARCH_REGISTRY, Backbone, build_backbone
 from detectron2.modeling.postprocessing import detector_postprocess
-from detectron2.structures import Boxes, ImageList, Instances
+from detectron2.structures import Boxes, Instances
 
 from pointdet.layers.heatmap import box_heatmap_targets, heatmap_focal_loss
 
 from ..dminer import DMiner
+from ..preprocess import ImageInputMixin
 from ..dminer.config import dminer_from_config
 from .neck import CenterNetHead, CenterNetNeck
 
@@ -53,7 +53,7 @@ def decode_peaks(heatmap: Tensor, sizes: Tensor, offsets: Tensor, stride: float,
 
 
 @META_ARCH_REGISTRY.register()
-class CenterNet(nn.Module):
+class CenterNet(ImageInputMixin, nn.Module):
     """CenterNet box detector. Training input: Detectron2's ``DatasetMapper`` dicts
     (``instances.gt_boxes``, ``gt_classes``); output: ``[{"instances": Instances}]`` with
     ``pred_boxes``, ``scores``, ``pred_classes`` in original-image pixels."""
@@ -103,10 +103,8 @@ class CenterNet(nn.Module):
         self.test_topk = test_topk
         self.test_score_thresh = test_score_thresh
         self.dminer = dminer
-        self.input_format = input_format
         self.size_divisibility = max(int(size_divisibility), int(backbone.size_divisibility))
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+        self.init_image_input(pixel_mean, pixel_std, input_format)
         self.stride = backbone.output_shape()[in_feature].stride / neck.upsampling
 
     @classmethod
@@ -134,14 +132,9 @@ class CenterNet(nn.Module):
             "input_format": cfg.INPUT.FORMAT,
         }
 
-    @property
-    def device(self):
-        return self.pixel_mean.device
-
-    def preprocess_image(self, batched_inputs: List[Dict]) -> ImageList:
-        images = [move_device_like(x["image"], self.pixel_mean) for x in batched_inputs]
-        images = [(x - self.pixel_mean) / self.pixel_std for x in images]
-        return ImageList.from_tensors(images, self.size_divisibility)
+    def image_padding(self):
+        """Pad to ``size_divisibility`` (which includes the backbone's), no other constraint."""
+        return self.size_divisibility, {}
 
     def forward(self, batched_inputs: List[Dict]):
         images = self.preprocess_image(batched_inputs)

@@ -24,6 +24,8 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, Backbone, build_backbone
 from detectron2.structures import Boxes
 
+from ..preprocess import ImageInputMixin
+
 __all__ = ["ClickMILAppearanceModel", "fit_linear_classifier", "add_clickmil_config"]
 
 
@@ -40,7 +42,7 @@ def add_clickmil_config(cfg):
 
 
 @META_ARCH_REGISTRY.register()
-class ClickMILAppearanceModel(nn.Module):
+class ClickMILAppearanceModel(ImageInputMixin, nn.Module):
     """Frozen backbone + RoIAlign features + a linear (one-vs-rest, sigmoid) classifier."""
 
     @configurable
@@ -77,12 +79,10 @@ class ClickMILAppearanceModel(nn.Module):
         self.feature_dim = sum(shapes[f].channels for f in self.in_features)
         self.num_classes = num_classes
         self.pooler_resolution = pooler_resolution
-        self.input_format = input_format
         self.classifier = nn.Linear(self.feature_dim, num_classes)
         nn.init.zeros_(self.classifier.weight)
         nn.init.zeros_(self.classifier.bias)
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+        self.init_image_input(pixel_mean, pixel_std, input_format)
 
     @classmethod
     def from_config(cls, cfg):
@@ -96,10 +96,6 @@ class ClickMILAppearanceModel(nn.Module):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "input_format": cfg.INPUT.FORMAT,
         }
-
-    @property
-    def device(self):
-        return self.pixel_mean.device
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -122,8 +118,7 @@ class ClickMILAppearanceModel(nn.Module):
                                 dtype=torch.float32, device=self.device).reshape(-1, 4)
         if boxes.shape[0] == 0:
             return torch.zeros(0, self.feature_dim, device=self.device)
-        x = (image.to(self.device).float() - self.pixel_mean) / self.pixel_std
-        feats = self.backbone(x[None])
+        feats = self.backbone(self.normalize_image(image.float())[None])
         rois = torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], 1)
         out = [
             roi_align(feats[f], rois, self.pooler_resolution, spatial_scale=1.0 / s, sampling_ratio=2, aligned=True).mean((2, 3))

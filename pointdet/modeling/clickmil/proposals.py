@@ -31,6 +31,8 @@ from detectron2.structures import BoxMode
 from pointdet.data.coco_io import CocoFormatError, check_outputs_not_inputs, file_sha256, load_coco_dict, resolve_image_path
 from pointdet.data.proposals import (
     ProposalFileError,
+    detectron2_image_proposals,
+    detectron2_proposal_fields,
     from_detectron2_proposals,
     load_detectron2_proposals,
     load_proposals,
@@ -171,14 +173,8 @@ class PrecomputedSource(ProposalSource):
         if isinstance(d2, (str, os.PathLike)):
             path = os.fspath(d2)
             d2 = load_detectron2_proposals(path)
-        d2 = dict(d2)
-        for old, new in (("indexes", "ids"), ("scores", "objectness_logits")):
-            if old in d2 and new not in d2:
-                d2[new] = d2.pop(old)
-        for k in ("ids", "boxes", "objectness_logits"):
-            if k not in d2:
-                raise ProposalFileError(f"{path}: Detectron2 proposals need '{k}' (keys: {sorted(d2)})")
-        self.mode = BoxMode(d2.get("bbox_mode", BoxMode.XYXY_ABS))
+        d2 = detectron2_proposal_fields(d2, path)
+        self.mode = d2["bbox_mode"]
         self.by_id = {str(i): (b, s) for i, b, s in zip(d2["ids"], d2["boxes"], d2["objectness_logits"])}
         self.objectness, self.max_proposals, self.path = objectness, max_proposals, path
 
@@ -190,15 +186,8 @@ class PrecomputedSource(ProposalSource):
         if str(image_id) not in self.by_id:
             raise ProposalFileError(f"{self.path}: no proposals for image id {image_id} ({os.path.basename(image_path)})")
         b, s = self.by_id[str(image_id)]
-        b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-        s = np.asarray(s, dtype=np.float64).reshape(-1)
-        if b.shape[0] != s.shape[0] or not (np.isfinite(b).all() and np.isfinite(s).all()):
-            raise ProposalFileError(f"{self.path}: image id {image_id}: boxes and scores differ in number or are not finite")
-        order = np.argsort(-s, kind="stable")[: self.max_proposals]
-        b, s = b[order], s[order]
-        xyxy = BoxMode.convert(b, self.mode, BoxMode.XYXY_ABS) if b.size else b.reshape(0, 4)
-        H, W = image_hw
-        xyxy = np.stack([xyxy[:, 0].clip(0, W), xyxy[:, 1].clip(0, H), xyxy[:, 2].clip(0, W), xyxy[:, 3].clip(0, H)], 1)
+        xyxy, s = detectron2_image_proposals(b, s, self.mode, f"{self.path}: image id {image_id}", image_hw)
+        xyxy, s = xyxy[: self.max_proposals], s[: self.max_proposals]
         boxes = BoxMode.convert(xyxy, BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
         if self.objectness == "sigmoid":
             o = 1.0 / (1.0 + np.exp(-s))

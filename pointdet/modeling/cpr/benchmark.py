@@ -1,29 +1,32 @@
 """Benchmark of CPRNet against its own backbone (+FPN) (``tools/benchmark_cpr.py``).
 
 On the same synthetic batch (random images, random annotated points), :func:`benchmark_cprnet`
-measures:
+measures, as :mod:`pointdet.engine.step_benchmark` describes (interleaved SGD steps, median
+after one warm-up; CUDA allocator peak or, on CPU, the peak RSS increase of 2 steps in a fresh
+process per variant):
 
-* the training step time (forward + backward + SGD step) of the whole CPRNet and of the
-  backbone+FPN alone (forward of the used level, backward of its mean), interleaved step by
-  step so that machine load affects both alike; median over ``steps``;
-* the peak memory of each: CUDA ``max_memory_allocated`` on GPU; on CPU (Linux) the increase
-  of the peak RSS over the RSS before training, during 2 steps in a fresh process per variant
-  (model built first, peak reset through /proc/self/clear_refs);
+* the training step time and peak memory of the whole CPRNet and of the backbone+FPN alone
+  (forward of the used level, backward of its mean);
 * the refinement throughput (images/s) of ``CPRNet.refine`` in eval mode.
 """
 import statistics
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence
+
+from pointdet.engine.step_benchmark import (
+    build_train_model,
+    format_side_by_side,
+    memory_label,
+    peak_memory_mb,
+    set_threads,
+    sync,
+    time_steps,
+    train_step,
+)
 
 __all__ = ["synthetic_point_batch", "benchmark_cprnet", "format_cprnet_benchmark"]
 
-
-def _build_model(config_file: str, opts: Sequence[str], device: str):
-    """The CPRNet of a LazyConfig (random init / the config's backbone weights), training mode."""
-    from pointdet.engine.model_loading import load_model_from_config
-
-    model, _ = load_model_from_config(config_file, None, opts, device, require_method="refine")
-    return model
+VARIANTS = ("backbone", "cpr")
 
 
 def synthetic_point_batch(num_classes: int, batch_size: int, size: int, points: int, seed: int = 0) -> List[Dict[str, Any]]:
@@ -45,84 +48,19 @@ def synthetic_point_batch(num_classes: int, batch_size: int, size: int, points: 
     return batch
 
 
-def _step_fns(model, batch) -> Tuple[Callable[[], None], Callable[[], None]]:
-    """(cpr_step, backbone_step) closures doing forward + backward + SGD step."""
-    import torch
-
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6)
-
-    def cpr_step():
-        model.train()
-        losses = model(batch)
-        opt.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
-        opt.step()
-
-    def backbone_step():
-        model.train()
-        images = model.preprocess_image(batch)
-        feat = model.backbone(images.tensor)[model.in_feature]
-        opt.zero_grad(set_to_none=True)
-        feat.float().mean().backward()
-        opt.step()
-
-    return cpr_step, backbone_step
+def _backbone_loss(model, batch):
+    """Mean of the backbone(+FPN) level CPRNet reads: the cost of the feature extractor alone."""
+    return model.backbone(model.preprocess_image(batch).tensor)[model.in_feature].float().mean()
 
 
-def _sync(device: str) -> None:
-    import torch
-
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+def _step(model, batch, variant: str):
+    return train_step(model, batch, _backbone_loss if variant == "backbone" else None)
 
 
-def _proc_status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise OSError(f"/proc/self/status has no {field}")
-
-
-def _memory_child(kind: str, settings: Dict[str, Any], q) -> None:
-    """In a fresh process: build the model, reset the peak RSS, run 2 steps of ``kind``; put
-    (peak RSS - RSS before the steps) in MB, or the error as a string, on ``q``."""
-    import torch
-
-    try:
-        if settings["threads"]:
-            torch.set_num_threads(settings["threads"])
-        model = _build_model(settings["config_file"], settings["opts"], settings["device"])
-        batch = synthetic_point_batch(model.num_classes, settings["batch_size"], settings["image_size"],
-                                      settings["points"])
-        cpr_step, backbone_step = _step_fns(model, batch)
-        fn = {"cpr": cpr_step, "backbone": backbone_step}[kind]
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM (Linux)
-        before = _proc_status_kb("VmRSS")
-        for _ in range(2):
-            fn()
-        q.put((_proc_status_kb("VmHWM") - before) / 1024.0)
-    except Exception as e:  # reported by the parent
-        q.put(f"{type(e).__name__}: {e}")
-
-
-def _cpu_peak_memory(settings: Dict[str, Any]) -> Dict[str, float]:
-    """Peak RSS increase (MB) of a backbone+FPN step and of a CPRNet step, each in a fresh process."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    out = {}
-    for kind in ("backbone", "cpr"):
-        q = ctx.Queue()
-        p = ctx.Process(target=_memory_child, args=(kind, settings, q))
-        p.start()
-        val = q.get()
-        p.join()
-        if isinstance(val, str):
-            raise OSError(f"memory child '{kind}': {val}")
-        out[kind] = val
-    return out
+def _variant_step(config_file: str, opts: Sequence[str], device: str, batch_args: tuple, variant: str):
+    """The training step of ``variant`` on its synthetic batch (the memory child's factory)."""
+    model = build_train_model(config_file, opts, device, require_method="refine")
+    return _step(model, synthetic_point_batch(model.num_classes, *batch_args), variant)
 
 
 def benchmark_cprnet(
@@ -155,48 +93,31 @@ def benchmark_cprnet(
     """
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     settings = {"config_file": config_file, "opts": list(opts), "batch_size": batch_size, "image_size": image_size,
                 "points": points, "steps": steps, "device": device, "threads": threads}
-    model = _build_model(config_file, opts, device)
-    batch = synthetic_point_batch(model.num_classes, batch_size, image_size, points)
-    cpr_step, backbone_step = _step_fns(model, batch)
-    cpr_step()  # warm-up
-    backbone_step()
-    t_cpr: List[float] = []
-    t_bb: List[float] = []
-    for _ in range(steps):
-        for fn, acc in ((backbone_step, t_bb), (cpr_step, t_cpr)):
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            acc.append(time.perf_counter() - t0)
+    batch_args = (batch_size, image_size, points)
+    model = build_train_model(config_file, opts, device, require_method="refine")
+    batch = synthetic_point_batch(model.num_classes, *batch_args)
+    steps_fn = {v: _step(model, batch, v) for v in VARIANTS}
+    times = time_steps(steps_fn, steps, device)
 
     model.eval()
     with torch.no_grad():
         model.refine(batch)
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
             model.refine(batch)
-        _sync(device)
+        sync(device)
         refine_ips = steps * len(batch) / (time.perf_counter() - t0)
 
     on_cuda = str(device).startswith("cuda")
-    mem: Optional[Dict[str, float]] = None
-    mem_error = None
-    if memory and on_cuda:
-        mem = {}
-        for kind, fn in (("backbone", backbone_step), ("cpr", cpr_step)):
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-            fn()
-            mem[kind] = torch.cuda.max_memory_allocated() / 2**20
-    elif memory:
+    mem, mem_error = None, None
+    if memory:
+        factories = {v: (_variant_step, (config_file, list(opts), device, batch_args, v)) for v in VARIANTS}
         try:
-            mem = _cpu_peak_memory(settings)
+            mem = peak_memory_mb(device, steps_fn, factories, threads)
         except OSError as e:
             mem_error = str(e)
     return {
@@ -204,7 +125,7 @@ def benchmark_cprnet(
         "bag_radius": model.bag_radius,
         "stride": model.stride,
         "threads": torch.get_num_threads(),
-        "train_step_s": {"backbone": statistics.median(t_bb), "cpr": statistics.median(t_cpr)},
+        "train_step_s": {v: statistics.median(times[v]) for v in VARIANTS},
         "refine_images_per_s": refine_ips,
         "memory_mb": mem,
         "memory_kind": "cuda" if on_cuda else "rss",
@@ -215,20 +136,13 @@ def benchmark_cprnet(
 def format_cprnet_benchmark(report: Dict[str, Any]) -> str:
     """The table of a :func:`benchmark_cprnet` report (Markdown)."""
     lines = [] if report["memory_error"] is None else [f"(no CPU memory measurement: {report['memory_error']})"]
-    step = report["train_step_s"]
-    lines += [
-        f"CPRNet benchmark: {report['config_file']} | batch {report['batch_size']} x {report['image_size']}px, "
-        f"{report['points']} points/image, R={report['bag_radius']}, stride {report['stride']:g}, "
-        f"device {report['device']}, threads {report['threads']}, {report['steps']} steps",
-        f"| {'measure':<34} | {'backbone+FPN':>12} | {'CPRNet':>10} | {'ratio':>6} |",
-        f"|{'-' * 36}|{'-' * 14}|{'-' * 12}|{'-' * 8}|",
-        f"| {'train step, median (s)':<34} | {step['backbone']:>12.3f} | {step['cpr']:>10.3f} "
-        f"| {step['cpr'] / step['backbone']:>6.2f} |",
-    ]
-    mem = report["memory_mb"]
-    if mem is not None:
-        label = "peak CUDA memory (MB)" if report["memory_kind"] == "cuda" else "peak RSS increase in step (MB)"
-        ratio = mem["cpr"] / mem["backbone"] if mem["backbone"] > 0 else float("nan")
-        lines.append(f"| {label:<34} | {mem['backbone']:>12.0f} | {mem['cpr']:>10.0f} | {ratio:>6.2f} |")
+    step, mem = report["train_step_s"], report["memory_mb"]
+    title = (f"CPRNet benchmark: {report['config_file']} | batch {report['batch_size']} x {report['image_size']}px, "
+             f"{report['points']} points/image, R={report['bag_radius']}, stride {report['stride']:g}, "
+             f"device {report['device']}, threads {report['threads']}, {report['steps']} steps")
+    lines.append(format_side_by_side(
+        title, ("backbone+FPN", "CPRNet"), [step[v] for v in VARIANTS], None if mem is None else [mem[v] for v in VARIANTS],
+        memory_label("cuda" if report["memory_kind"] == "cuda" else "cpu"),
+    ))  # fmt: skip
     lines.append(f"refinement throughput: {report['refine_images_per_s']:.2f} images/s ({report['points']} points/image)")
     return "\n".join(lines)

@@ -16,13 +16,14 @@ from fvcore.nn import sigmoid_focal_loss
 from torch import nn
 
 from detectron2.config import configurable
-from detectron2.layers import move_device_like
 from detectron2.modeling import Backbone, META_ARCH_REGISTRY, build_backbone
 from detectron2.structures import BitMasks, Boxes, ImageList, Instances, PolygonMasks
 
 from pointdet.layers.dice_loss import dice_loss
 from pointdet.layers.matrix_nms import matrix_nms
 
+from ..backbone.imagenet import IMAGENET_RGB_PIXEL_MEAN, IMAGENET_RGB_PIXEL_STD
+from ..preprocess import ImageInputMixin
 from .head import SOLOv2InsHead, SOLOv2MaskFeatHead
 
 __all__ = ["SOLOv2", "solov2_level_targets", "mask_centers", "gt_masks_as_tensor"]
@@ -116,7 +117,7 @@ def gt_masks_as_tensor(gt_masks, padded_hw: Tuple[int, int], image_hw: Tuple[int
 
 
 @META_ARCH_REGISTRY.register()
-class SOLOv2(nn.Module):
+class SOLOv2(ImageInputMixin, nn.Module):
     """SOLOv2 instance segmentation.
 
     Input per image: ``image`` (C, H, W) and in training ``instances`` with ``gt_boxes``,
@@ -152,8 +153,8 @@ class SOLOv2(nn.Module):
         nms_kernel: str = "gaussian",
         nms_sigma: float = 2.0,
         max_per_image: int = 100,
-        pixel_mean: Sequence[float] = (123.675, 116.28, 103.53),
-        pixel_std: Sequence[float] = (58.395, 57.12, 57.375),
+        pixel_mean: Sequence[float] = IMAGENET_RGB_PIXEL_MEAN,
+        pixel_std: Sequence[float] = IMAGENET_RGB_PIXEL_STD,
         input_format: str = "RGB",
     ):
         """
@@ -204,9 +205,7 @@ class SOLOv2(nn.Module):
         self.nms_kernel = nms_kernel
         self.nms_sigma = nms_sigma
         self.max_per_image = max_per_image
-        self.input_format = input_format
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1), False)
+        self.init_image_input(pixel_mean, pixel_std, input_format)
 
     @classmethod
     def from_config(cls, cfg):
@@ -258,18 +257,6 @@ class SOLOv2(nn.Module):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "input_format": cfg.INPUT.FORMAT,
         }
-
-    @property
-    def device(self):
-        return self.pixel_mean.device
-
-    def preprocess_image(self, batched_inputs: List[Dict]) -> ImageList:
-        """Normalise the images and pad them into one batch (to the backbone's size divisibility)."""
-        images = [move_device_like(x["image"], self.pixel_mean) for x in batched_inputs]
-        images = [(x - self.pixel_mean) / self.pixel_std for x in images]
-        return ImageList.from_tensors(
-            images, self.backbone.size_divisibility, padding_constraints=self.backbone.padding_constraints
-        )
 
     def predict(self, images: ImageList):
         """Backbone and heads: mask features (B, E, Hm, Wm), L category logits, L kernel maps."""
