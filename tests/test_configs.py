@@ -169,3 +169,19 @@ def test_mobilenetv2_detector_bases_use_rgb_imagenet_statistics():
         assert list(model.pixel_mean) == list(IMAGENET_RGB_PIXEL_MEAN), name
         assert list(model.pixel_std) == list(IMAGENET_RGB_PIXEL_STD), name
         assert model.get("input_format", "RGB") == "RGB", name  # FCOS takes no input_format
+
+
+# ---- paper settings: recipes for 8 GPUs rescale to the processes that run them ----------------
+PAPER_COCO = [p for p in EXPERIMENTS if "coco" in os.path.basename(p).lower() or "COCO-Detection" in p]
+
+
+@pytest.mark.parametrize("path", [p for p in PAPER_COCO if "centernet" not in os.path.basename(p)], ids=_rel)
+def test_paper_recipes_declare_8_gpus_and_scale_to_one_process(path):
+    from pointdet.engine.defaults import scale_to_world_size
+
+    cfg = LazyConfig.load(path)
+    assert cfg.train.reference_world_size == 8, _rel(path)
+    scaled, _ = scale_to_world_size(cfg, 1)
+    assert scaled.dataloader.train.total_batch_size * 8 == cfg.dataloader.train.total_batch_size
+    assert scaled.optimizer.lr == pytest.approx(cfg.optimizer.lr / 8)
+    assert scaled.train.max_iter == cfg.train.max_iter * 8

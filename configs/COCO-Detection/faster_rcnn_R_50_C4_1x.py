@@ -23,3 +23,6 @@ train.init_checkpoint = R50_IMAGENET_CHECKPOINT
 train.max_iter = 90000
 train.output_dir = "./output/COCO-Detection/faster_rcnn_R_50_C4_1x"
 lr_multiplier = multistep_with_warmup(train.max_iter, steps=(2 / 3, 8 / 9), warmup_iters=1000, warmup_factor=0.001)
+
+# written for 8 GPUs: fewer processes rescale batch, lr and iterations (pointdet.engine.defaults.scale_to_world_size)
+train.reference_world_size = 8

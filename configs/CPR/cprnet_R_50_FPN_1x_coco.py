@@ -79,3 +79,6 @@ hooks = dict(
         image_format="${...dataloader.test.mapper.image_format}",
     )
 )
+
+# written for 8 GPUs: fewer processes rescale batch, lr and iterations (pointdet.engine.defaults.scale_to_world_size)
+train.reference_world_size = 8

@@ -75,3 +75,6 @@ train.output_dir = "./output/cpr/p2pnet_R_50_FPN_1x_coco400_coarse"
 train.eval_period = 4 * _ITERS_PER_EPOCH
 train.checkpointer.period = _ITERS_PER_EPOCH
 train.ddp.find_unused_parameters = True  # FPN output convs of p4/p5 are not used by the head
+
+# written for 8 GPUs: fewer processes rescale batch, lr and iterations (pointdet.engine.defaults.scale_to_world_size)
+train.reference_world_size = 8

@@ -42,3 +42,6 @@ train.checkpointer = dict(period=COCO_TRAIN_IMAGES // BATCH, max_to_keep=3)
 train.output_dir = "./output/SAPNet/solov2_R_50_FPN_1x_coco"
 
 lr_multiplier = multistep_with_warmup(train.max_iter, steps=(8 / 12, 11 / 12), warmup_iters=500, warmup_factor=0.001)
+
+# written for 8 GPUs: fewer processes rescale batch, lr and iterations (pointdet.engine.defaults.scale_to_world_size)
+train.reference_world_size = 8
