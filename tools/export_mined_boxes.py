@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """Add Co-mining's mined boxes (``<output_dir>/mined/mined_boxes.json``, written by
 ``MinedBoxQualityHook`` at the end of training) to a training file as annotations flagged
-``mined: true`` with their score (``pointdet.engine.comining.export_mined_annotations``).
+``mined: true`` with their score (``pointdet.engine.comining.export_mined_annotations``,
+through the relabel engine: validated boxes, ids after the file's largest in image order,
+provenance in ``info``, atomic and resumable write).
 
 Example:
   python tools/export_mined_boxes.py \

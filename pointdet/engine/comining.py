@@ -31,8 +31,8 @@ from detectron2.structures import BoxMode
 from detectron2.utils import comm
 
 from pointdet.data.annotations.common import erased_output_path
-from pointdet.data.coco_io import atomic_write_json, check_outputs_not_inputs, load_coco_dict
-from pointdet.data.provenance import build_info, with_info
+from pointdet.data.coco_io import CocoFormatError, atomic_write_json, load_coco_dict, load_json_strict
+from pointdet.engine.relabel import RelabelProducer, RelabelSource, relabel_file
 from pointdet.evaluation.annotation_quality import pseudo_label_precision_recall
 from pointdet.utils.file_io import atomic_open
 
@@ -231,51 +231,74 @@ class MinedBoxQualityHook(HookBase):
             self.evaluate(final=True)
 
 
+class _MinedBoxes(RelabelProducer):
+    """Adds the mined boxes of a COCO results file (score >= ``score_threshold``) to their
+    images as annotations ``{image_id, category_id, bbox, area, iscrowd 0, mined: true, score}``."""
+
+    generator = "pointdet.comining.mined_annotations"
+    description = "annotations plus Co-mining's mined boxes"
+    adds_annotations = True
+
+    def __init__(self, mined_results: str, score_threshold: float):
+        self.mined_results = mined_results
+        self.score_threshold = score_threshold
+        self._by_image: Dict[Any, List] = {}
+
+    def params(self):
+        return OrderedDict(score_threshold=self.score_threshold)
+
+    def inputs(self):
+        return OrderedDict(mined=self.mined_results)
+
+    def check(self, source: RelabelSource) -> None:
+        records = load_json_strict(self.mined_results)
+        if not isinstance(records, list):
+            raise CocoFormatError(f"{self.mined_results}: expected a list of COCO result records")
+        images = {im["id"] for im in source.coco["images"]}
+        cats = {c["id"] for c in source.coco["categories"]}
+        self._by_image = {}
+        for i, r in enumerate(records):
+            if not isinstance(r, dict) or r.get("image_id") not in images:
+                raise CocoFormatError(f"{self.mined_results}: mined box #{i} has image id "
+                                      f"{r.get('image_id') if isinstance(r, dict) else None!r}, not in {source.path}")
+            if r.get("category_id") not in cats:
+                raise CocoFormatError(f"{self.mined_results}: mined box #{i} (image id {r['image_id']}) has unknown "
+                                      f"category {r.get('category_id')!r}")  # fmt: skip
+            score = r.get("score", 1.0)
+            if not isinstance(score, (int, float)) or isinstance(score, bool):
+                raise CocoFormatError(f"{self.mined_results}: mined box #{i} (image id {r['image_id']}) has "
+                                      f"score {score!r}")  # fmt: skip
+            if score < self.score_threshold:
+                continue
+            try:
+                x, y, w, h = (float(v) for v in r["bbox"])
+            except (KeyError, TypeError, ValueError):
+                raise CocoFormatError(f"{self.mined_results}: mined box #{i} (image id {r['image_id']}) has bbox "
+                                      f"{r.get('bbox')!r}") from None  # fmt: skip
+            self._by_image.setdefault(r["image_id"], []).append(OrderedDict(
+                category_id=r["category_id"], bbox=[x, y, w, h], area=w * h, iscrowd=0, mined=True, score=float(score)))
+
+    def produce(self, source, image_ids):
+        for iid in image_ids:
+            yield iid, {}, self._by_image.get(iid, [])
+
+    def statistics(self, source, output, results):
+        return OrderedDict(images=len(source.coco["images"]), annotations=len(source.coco["annotations"]))
+
+
 def export_mined_annotations(
     input_json: str, mined_results: str, output_json: str, *, score_threshold: float = 0.0
 ) -> Dict[str, Any]:
     """Write ``input_json`` with the mined boxes of ``mined_results`` added as annotations.
 
-    Each mined box becomes an annotation ``{id (after the largest id), image_id, category_id,
-    bbox, area, iscrowd 0, mined: true, score}``; the input's annotations are unchanged.
-    ``info`` records the inputs' checksums (:func:`pointdet.data.provenance.build_info`);
-    the write is atomic.
+    Each mined box with ``score >= score_threshold`` becomes an annotation ``{id, image_id,
+    category_id, bbox, area, iscrowd 0, mined: true, score}``, added by the relabel engine
+    (:func:`pointdet.engine.relabel.relabel_file`: validated, ids after the largest one in the
+    input's image order then the results file's order, ``info`` with the inputs' checksums and
+    ``statistics.added``, atomic write, resumable); the input's annotations are unchanged.
 
     Returns:
         statistics ``{images, annotations, mined}``.
     """
-    check_outputs_not_inputs([output_json], [input_json, mined_results])
-    coco = load_coco_dict(input_json)
-    with open(mined_results) as f:
-        import json
-
-        records = json.load(f)
-    images = {im["id"] for im in coco["images"]}
-    cats = {c["id"] for c in coco["categories"]}
-    next_id = max((a["id"] for a in coco["annotations"]), default=0) + 1
-    added = []
-    for i, r in enumerate(records):
-        if r.get("image_id") not in images:
-            raise ValueError(f"{mined_results}: mined box #{i} has image id {r.get('image_id')!r}, not in {input_json}")
-        if r.get("category_id") not in cats:
-            raise ValueError(f"{mined_results}: mined box #{i} (image id {r['image_id']}) has unknown category "
-                             f"{r.get('category_id')!r}")  # fmt: skip
-        if r.get("score", 1.0) < score_threshold:
-            continue
-        x, y, w, h = (float(v) for v in r["bbox"])
-        added.append(OrderedDict(id=next_id, image_id=r["image_id"], category_id=r["category_id"], bbox=[x, y, w, h],
-                                 area=w * h, iscrowd=0, mined=True, score=float(r.get("score", 1.0))))  # fmt: skip
-        next_id += 1
-    stats = OrderedDict(images=len(coco["images"]), annotations=len(coco["annotations"]), mined=len(added))
-    info = build_info(
-        "pointdet.comining.mined_annotations",
-        description="annotations plus Co-mining's mined boxes",
-        params=OrderedDict(score_threshold=score_threshold),
-        inputs=OrderedDict(source=input_json, mined=mined_results),
-        statistics=stats,
-        source_info=coco.get("info"),
-    )
-    out = with_info(coco, info)
-    out["annotations"] = list(coco["annotations"]) + added
-    atomic_write_json(out, output_json)
-    return stats
+    stats = relabel_file(_MinedBoxes(mined_results, score_threshold), input_json, output_json, keep={}, progress=False)
+    return OrderedDict(images=stats["images"], annotations=stats["annotations"], mined=stats["added"])

@@ -132,11 +132,16 @@ def test_export_mined_annotations(tmp_path):
     assert d["annotations"][1] == {"id": 10, "image_id": 5, "category_id": 1, "bbox": [10.0, 10.0, 5.0, 4.0],
                                    "area": 20.0, "iscrowd": 0, "mined": True, "score": 0.8}  # fmt: skip
     assert d["info"]["generator"] == "pointdet.comining.mined_annotations" and "source_sha256" in d["info"]
+    assert d["info"]["statistics"] == {"images": 1, "annotations": 1, "added": 1} and "mined_sha256" in d["info"]
     with pytest.raises(ValueError):
         export_mined_annotations(str(src), str(mined), str(src))
     mined.write_text(json.dumps([{"image_id": 6, "category_id": 1, "bbox": [1, 1, 2, 2]}]))
     with pytest.raises(ValueError, match="image id 6"):
         export_mined_annotations(str(src), str(mined), str(tmp_path / "o2.json"))
+    mined.write_text(json.dumps([{"image_id": 5, "category_id": 1, "bbox": [1, 1, 0, 2], "score": 0.9}]))
+    with pytest.raises(ValueError, match=r"annotation #0 added to image id 5 has a degenerate bbox"):
+        export_mined_annotations(str(src), str(mined), str(tmp_path / "o3.json"))
+    assert not (tmp_path / "o3.json").exists()
 
 
 def test_export_tool(tmp_path, capsys):

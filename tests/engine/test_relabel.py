@@ -168,3 +168,83 @@ def test_duplicate_image_and_missing_image_are_clear_errors(tmp_path):
 
     with pytest.raises(RuntimeError, match="did not process image id 2"):
         _run(Missing(), src, str(tmp_path / "o2.json"))
+
+
+class Adder(Shift):
+    """Shift, and adds ``n`` boxes to every image, visiting the images in reverse order; with
+    ``bad`` (a field update) the second box of image 2 is invalid."""
+
+    generator = "tests.adder"
+    adds_annotations = True
+
+    def __init__(self, n=2, bad=None, **kw):
+        super().__init__(**kw)
+        self.n, self.bad = n, bad
+
+    def produce(self, source, image_ids):
+        for iid, res in super().produce(source, list(reversed(image_ids))):
+            added = [{"category_id": 1, "bbox": [float(iid), float(k), 2.0, 3.0], "mined": True} for k in range(self.n)]
+            if self.bad is not None and iid == 2:
+                added[1].update(self.bad)
+            yield iid, res, added
+
+
+def test_added_annotations_get_ids_in_image_order_then_producer_order(tmp_path):
+    src = _write_points(tmp_path)
+    out = str(tmp_path / "out.json")
+    stats = _run(Adder(), src, out)
+    d = json.load(open(out))
+    assert stats == d["info"]["statistics"] == {"images": 4, "annotations": 4, "relabelled": 4, "added": 8}
+    old, new = d["annotations"][:4], d["annotations"][4:]
+    assert [a["id"] for a in old] == [11, 12, 13, 20] and old[0]["point"] == [2.5, 2.0]  # still relabelled
+    # ids after the largest (20); images 1..4 in the file's order although produced 4..1
+    assert [(a["id"], a["image_id"], a["bbox"][1]) for a in new] == [
+        (21, 1, 0.0), (22, 1, 1.0), (23, 2, 0.0), (24, 2, 1.0), (25, 3, 0.0), (26, 3, 1.0), (27, 4, 0.0), (28, 4, 1.0)]
+    assert new[0] == {"id": 21, "image_id": 1, "category_id": 1, "bbox": [1.0, 0.0, 2.0, 3.0], "mined": True}
+    assert list(new[0]) == ["id", "image_id", "category_id", "bbox", "mined"]
+    assert "coarse_point" not in new[0]  # `keep` applies to the input's annotations only
+    # a producer that adds nothing: no `added` statistic (its files are unchanged)
+    assert "added" not in _run(Shift(), src, str(tmp_path / "plain.json"))
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"category_id": 7}, r"pts.json: annotation #1 added to image id 2 has unknown category id 7"),
+    ({"bbox": [1.0, float("nan"), 2.0, 3.0]}, r"pts.json: annotation #1 added to image id 2 has malformed bbox"),
+    ({"bbox": [1.0, 1.0, 1e9, 3.0]}, r"pts.json: annotation #1 added to image id 2 has malformed bbox"),
+    ({"bbox": [1.0, 1.0, 0.0, 3.0]}, r"pts.json: annotation #1 added to image id 2 has a degenerate bbox"),
+    ({"image_id": 3}, r"pts.json: annotation #1 added to image id 2 has image id 3"),
+    ({"id": 5}, r"pts.json: annotation #1 added to image id 2 has id 5"),
+])  # fmt: skip
+def test_invalid_added_annotation_is_a_clear_error(tmp_path, bad, match):
+    src = _write_points(tmp_path)
+    out = tmp_path / "out.json"
+    with pytest.raises(CocoFormatError, match=match):
+        _run(Adder(bad=bad), src, str(out))
+    assert not out.exists()
+
+
+def test_additions_need_adds_annotations(tmp_path):
+    src = _write_points(tmp_path)
+
+    class Undeclared(Adder):
+        adds_annotations = False
+
+    with pytest.raises(TypeError, match="adds_annotations"):
+        _run(Undeclared(), src, str(tmp_path / "o.json"))
+
+
+def test_resume_after_a_kill_with_additions_equals_an_uninterrupted_run(tmp_path):
+    src = _write_points(tmp_path)
+    ref = str(tmp_path / "ref.json")
+    _run(Adder(), src, ref)
+    out = str(tmp_path / "out.json")
+    with pytest.raises(KeyboardInterrupt):
+        _run(Adder(fail_after=2), src, out)
+    with open(partial_path(out)) as f:
+        recs = [json.loads(line) for line in f.read().splitlines()[1:]]
+    assert [(r["image_id"], len(r["added"])) for r in recs] == [(4, 2), (3, 2)]  # the additions are recorded
+    again = Adder()
+    _run(again, src, out)
+    assert again.processed == [2, 1]
+    assert open(out, "rb").read() == open(ref, "rb").read()
+    assert not os.path.exists(partial_path(out))
