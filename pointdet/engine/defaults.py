@@ -39,6 +39,8 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 from detectron2.utils.logger import setup_logger
 
+from pointdet.utils.comm import close_process_group
+
 from .checkpoint import SafeDetectionCheckpointer, is_complete_checkpoint
 
 __all__ = [
@@ -417,6 +419,9 @@ def train_or_evaluate(args):
         torch.set_num_threads(args.num_threads)
     cfg = setup(args)
     if args.eval_only:
-        return evaluate_checkpoint(cfg)
-    do_train(cfg, resume=args.resume)
-    return None
+        results = evaluate_checkpoint(cfg)
+    else:
+        do_train(cfg, resume=args.resume)
+        results = None
+    close_process_group()
+    return results

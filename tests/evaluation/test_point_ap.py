@@ -19,6 +19,7 @@ from pointdet.evaluation.point_ap import (
 )
 from pointdet.evaluation.point_ap_core import _greedy_match
 from pointdet.evaluation.point_ap_reference import evaluate_point_ap_reference
+from pointdet.utils.comm import close_process_group
 
 ALL = [("all", 0.0, 1e10)]
 BOTH = [evaluate_point_ap, evaluate_point_ap_reference]
@@ -442,6 +443,7 @@ def _dist_worker(tmp_dir, gt, outputs):
             json.dump(res["points"], f)
     else:
         assert res == {}
+    close_process_group()
 
 
 @pytest.mark.timeout(300)

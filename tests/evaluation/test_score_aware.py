@@ -22,6 +22,7 @@ from detectron2.evaluation.coco_evaluation import COCOevalMaxDets
 from detectron2.structures import Boxes, Instances
 
 from pointdet.data.coco_io import CocoFormatError
+from pointdet.utils.comm import close_process_group
 from pointdet.evaluation.score_aware import (
     SCORE_THRESHOLDS,
     ScoreAwareCOCOeval,
@@ -475,6 +476,7 @@ def _mp_worker(name, json_path, seed, out_path):
         torch.save(res, out_path)
     else:
         assert res == {}
+    close_process_group()
 
 
 @pytest.mark.timeout(300)
