@@ -13,20 +13,15 @@ import sys
 if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pointdet.engine.step_benchmark import add_step_benchmark_arguments  # noqa: E402
 from pointdet.utils.cli import run_cli  # noqa: E402
 
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True, help="LazyConfig whose `model` is a Co-mining detector")
-    p.add_argument("--batch-size", type=int, default=2)
-    p.add_argument("--image-size", type=int, default=384, help="square synthetic images (px)")
     p.add_argument("--boxes", type=int, default=10, help="annotated boxes per image")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per variant (after 1 warm-up)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
-    p.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="LazyConfig overrides key=value")
+    add_step_benchmark_arguments(p)
     return p
 
 

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = [
+    "add_step_benchmark_arguments",
     "build_train_model",
     "train_step",
     "set_threads",
@@ -45,6 +46,21 @@ logger = logging.getLogger(__name__)
 Step = Callable[[], None]
 #: a module-level function building a variant's step in a fresh process: ``factory(*args) -> step``
 StepFactory = Tuple[Callable[..., Step], tuple]
+
+
+def add_step_benchmark_arguments(parser, image_size: int = 384) -> None:
+    """The options every side-by-side training-step benchmark tool shares: ``--batch-size``,
+    ``--image-size``, ``--steps``, ``--device``, ``--threads``, ``--no-memory`` and trailing
+    LazyConfig overrides (``opts``)."""
+    import argparse
+
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--image-size", type=int, default=image_size, help="square synthetic images (px)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per variant (after 1 warm-up)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="LazyConfig overrides key=value")
 
 
 def _on_cuda(device) -> bool:
