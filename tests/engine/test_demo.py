@@ -93,3 +93,27 @@ def test_a_truncated_checkpoint_is_not_a_finished_step(tmp_path):
     ckpt.write_bytes(b"PK\x03\x04 truncated")
     assert not DemoRunner._complete(str(ckpt))
     assert DemoRunner._complete(str(tmp_path))  # any other output: it exists
+
+
+@pytest.mark.parametrize("max_iter", [900, 1500])
+def test_schedule_overrides_rebuild_the_demo_schedule(max_iter):
+    """The overrides applied to a 300-iteration demo config give the multiplier that
+    multistep_with_warmup(max_iter) builds: warm-up of 100 iterations, x0.1 at 2/3 and 8/9."""
+    from detectron2.config import LazyConfig, instantiate
+
+    from pointdet.engine.demo.runner import schedule_overrides
+    from pointdet.solver import multistep_with_warmup
+
+    cfg = LazyConfig.load(os.path.join(REPO, "configs/SIOD/centernet_mnv2_trees_fsod.py"))
+    before = instantiate(cfg.lr_multiplier)
+    cfg = LazyConfig.apply_overrides(cfg, schedule_overrides(max_iter))
+    assert cfg.train.max_iter == cfg.train.eval_period == cfg.train.checkpointer.period == max_iter
+    got, want = instantiate(cfg.lr_multiplier), instantiate(multistep_with_warmup(max_iter))
+    points = [0, 50, 100, 250, 299, 300, 599, 600, 601, 799, 800, 801, 1000, 1333, 1334, 1499]
+    ts = [i / max_iter for i in points if i < max_iter]
+    assert [got(t) for t in ts] == pytest.approx([want(t) for t in ts])
+    # hand values: full rate after the warm-up, x0.1 after 2/3, x0.01 after 8/9 of training
+    assert got(100 / max_iter) == pytest.approx(1.0)
+    assert got((round(0.67 * max_iter) + 1) / max_iter) == pytest.approx(0.1)
+    assert got((max_iter - 1) / max_iter) == pytest.approx(0.01)
+    assert before(250 / 300) == pytest.approx(0.1)  # the config's own schedule differed

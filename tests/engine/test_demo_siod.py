@@ -4,6 +4,7 @@ import os
 
 from pointdet.engine.demo import DEMO_STAGES
 from pointdet.engine.demo.runner import REPO
+from pointdet.engine.demo.siod import FULL_ITERS
 from tests.engine.demo_fixtures import dry_run_commands
 
 
@@ -24,6 +25,7 @@ def test_short_siod_stage_commands(capsys, tmp_path):
     # paired: same Keep1 file and seed, only the config (DMiner on/off) differs
     pick = lambda c: sorted(a for a in c if a.startswith(("train.seed=", "dataloader.train.dataset.names=")))  # noqa: E731
     assert pick(base) == pick(miner) == ["dataloader.train.dataset.names=pointdet_trees_train_keep1_s0", "train.seed=0"]
+    assert not any(a.startswith("train.max_iter=") for c in cmds for a in c)  # the configs' schedule
     assert not os.listdir(tmp_path)
 
 
@@ -37,5 +39,9 @@ def test_full_siod_stage_commands(capsys, tmp_path):
         assert configs.count(f"configs/SIOD/{det}_trees_fsod.py") == 1
         assert configs.count(f"configs/SIOD/{det}_trees_siod_dminer.py") == 2
     assert all(os.path.isfile(os.path.join(REPO, c)) for c in configs)
+    # every run of the full form has the same longer schedule (FSOD, base and DMiner alike)
+    trains = [c for c in cmds if "--config-file" in c]
+    milestones = f"lr_multiplier.scheduler.milestones=[{round(0.67 * FULL_ITERS)}, {round(0.89 * FULL_ITERS)}]"
+    assert all(f"train.max_iter={FULL_ITERS}" in c and milestones in c for c in trains)
     outputs = [a for c in cmds for a in c if a.startswith("train.output_dir=")]
     assert len(set(outputs)) == len(outputs)

@@ -19,7 +19,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["DEMO_STAGES", "DemoRunner", "DemoStage", "busy_cores", "choose_num_threads", "register_stage", "run_demo"]
+__all__ = [
+    "DEMO_STAGES",
+    "DemoRunner",
+    "DemoStage",
+    "busy_cores",
+    "choose_num_threads",
+    "register_stage",
+    "run_demo",
+    "schedule_overrides",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +99,24 @@ def choose_num_threads(cpu_count: Optional[int] = None, busy: Optional[float] = 
     if busy is None:
         busy = busy_cores()
     return int(max(1, min(cpu_count, round(cpu_count - busy))))
+
+
+def schedule_overrides(max_iter: int, steps=(0.67, 0.89), warmup_iters: int = 100) -> List[str]:
+    """Command-line overrides that give a demo config built on
+    :func:`pointdet.solver.multistep_with_warmup` a ``max_iter``-iteration schedule: the same
+    warm-up length in iterations, the steps at the same fractions of training, one evaluation
+    and one checkpoint at the end. ``train.max_iter`` alone would keep the config's milestones."""
+    from pointdet.solver import multistep_with_warmup
+
+    sched = multistep_with_warmup(max_iter, steps=steps, warmup_iters=warmup_iters)
+    return [
+        f"train.max_iter={max_iter}",
+        f"train.eval_period={max_iter}",
+        f"train.checkpointer.period={max_iter}",
+        f"lr_multiplier.scheduler.milestones={list(sched.scheduler.milestones)}",
+        f"lr_multiplier.scheduler.num_updates={max_iter}",
+        f"lr_multiplier.warmup_length={sched.warmup_length}",
+    ]
 
 
 def _checkpoint_complete(path: str) -> bool:

@@ -4,21 +4,25 @@ kept per tile), a detector trained as "SIOD (base)" and with DMiner, score-aware
 Short form (``siod``): CenterNet (MobileNetV2), seed 0, base vs DMiner, each with its config's
 300-iteration demo schedule. Full form (``--full``): seeds 0 and 1 (Keep1 file and training seed
 paired: only DMiner differs between the two runs of a seed), the FSOD upper bound, and FCOS as the
-second detector. Prints AP@S, AP@S_0, S_3, S_5, S_7, S_9 per run (projects/SIOD/README.md).
+second detector, each run with a longer schedule of ``FULL_ITERS`` iterations (same warm-up, steps
+at the same fractions; :func:`~pointdet.engine.demo.runner.schedule_overrides`). Prints AP@S, AP@S_0, S_3, S_5, S_7, S_9 per run (projects/SIOD/README.md).
 """
 import json
 import os
 
-from .runner import DemoRunner, register_stage
+from .runner import DemoRunner, register_stage, schedule_overrides
 
-__all__ = ["siod_chain"]
+__all__ = ["FULL_ITERS", "siod_chain"]
+
+FULL_ITERS = 600
 
 _COLUMNS = ("AP@S", "AP@S_0", "AP@S_3", "AP@S_5", "AP@S_7", "AP@S_9")
 
 
-def siod_chain(runner: DemoRunner, detectors, seeds, with_fsod: bool) -> list:
+def siod_chain(runner: DemoRunner, detectors, seeds, with_fsod: bool, max_iter: int = 0) -> list:
     """Keep1 files, then per detector (config prefix under ``configs/SIOD/``) and seed the SIOD base
-    and DMiner runs (and with ``with_fsod`` one FSOD run). Returns (label, output dir) pairs."""
+    and DMiner runs (and with ``with_fsod`` one FSOD run); ``max_iter`` > 0 replaces the configs'
+    schedule. Returns (label, output dir) pairs."""
     from pointdet.data.demo import demo_root
 
     ann_dir = os.path.join(demo_root(), "trees", "annotations")
@@ -36,6 +40,8 @@ def siod_chain(runner: DemoRunner, detectors, seeds, with_fsod: bool) -> list:
             name = f"{det}_{variant}" + ("" if seed is None else f"_s{seed}")
             run_dir = os.path.join(out, name)
             overrides = [f"train.output_dir={run_dir}", f"train.seed={0 if seed is None else seed}"]
+            if max_iter:
+                overrides += schedule_overrides(max_iter)
             if seed is not None:
                 overrides.append(f"dataloader.train.dataset.names=pointdet_trees_train_keep1_s{seed}")
             runner.train(f"configs/SIOD/{det}_trees_{variant}.py", *overrides,
@@ -62,6 +68,6 @@ def print_siod_summary(runs) -> None:
                         "FSOD upper bound, FCOS too); not timed on an idle machine", default=False)
 def stage_siod(runner: DemoRunner) -> None:
     if runner.full:
-        siod_chain(runner, ("centernet_mnv2", "fcos_mnv2_fpn"), seeds=(0, 1), with_fsod=True)
+        siod_chain(runner, ("centernet_mnv2", "fcos_mnv2_fpn"), seeds=(0, 1), with_fsod=True, max_iter=FULL_ITERS)
     else:
         siod_chain(runner, ("centernet_mnv2",), seeds=(0,), with_fsod=False)
