@@ -35,9 +35,12 @@ def _check_cpr_chain(cmds, tmp_path, data, with_localizers):
     assert not os.listdir(tmp_path)  # a dry run writes nothing
 
 
-def test_make_demo_runs_the_short_cpr_chain_by_default(capsys, tmp_path):
+def test_make_demo_runs_the_short_cpr_chain_then_click_supervision_by_default(capsys, tmp_path):
     cmds = dry_run_commands(capsys, tmp_path)
-    _check_cpr_chain(cmds, tmp_path, "nuclei", with_localizers=False)
+    assert [s.name for s in DEMO_STAGES.values() if s.default] == ["cpr", "clickmil"]
+    cpr = cmds[:4]
+    _check_cpr_chain(cpr, tmp_path, "nuclei", with_localizers=False)
+    assert cmds[4:] == dry_run_commands(capsys, tmp_path, ["clickmil"])
 
 
 @pytest.mark.parametrize("kw,data", [(dict(stages=["cpr"], full=True), "nuclei"), (dict(stages=["cpr_trees"]), "trees")])

@@ -7,7 +7,7 @@ from tests.engine.demo_fixtures import dry_run_commands
 
 
 def test_clickmil_stage_commands(capsys, tmp_path):
-    assert not DEMO_STAGES["clickmil"].default
+    assert DEMO_STAGES["clickmil"].default  # part of make demo
     cmds = dry_run_commands(capsys, tmp_path, ["clickmil"])
     tools = [os.path.basename(c[1]) for c in cmds]
     assert tools == ["make_weak_annotations.py"] * 3 + ["fit_click_area.py", "click_proposals.py"] + ["click_mil.py"] * 3

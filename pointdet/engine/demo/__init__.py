@@ -5,4 +5,5 @@ registers them all.
 """
 from .runner import DEMO_STAGES, DemoRunner, DemoStage, choose_num_threads, register_stage, run_demo  # noqa: F401
 
-from . import clickmil, comining, cpr, detector, sapnet, siod  # noqa: F401,E402  (register their stages)
+# registration order is the order in which ``make demo`` runs the default stages
+from . import cpr, clickmil, comining, detector, sapnet, siod  # noqa: F401,E402,I001  (register their stages)
