@@ -24,7 +24,7 @@ import sys
 if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.utils.cli import run_cli  # noqa: E402
+from pointdet.utils.cli import DefaultsHelpFormatter, run_cli  # noqa: E402
 
 from pointdet.evaluation.point_ap import (  # noqa: E402
     AREA_RANGE_PRESETS,
@@ -35,12 +35,8 @@ from pointdet.evaluation.point_ap import (  # noqa: E402
 )
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=DefaultsHelpFormatter)
     p.add_argument("gt", help="full COCO-format box file (GT)")
     p.add_argument("results", help="results JSON (list of point or box detections)")
     p.add_argument("--taus", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="distance thresholds tau")

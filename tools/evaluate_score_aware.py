@@ -22,15 +22,11 @@ import sys
 if __package__ in (None, ""):  # `python tools/<tool>.py` from a checkout: import its pointdet
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pointdet.utils.cli import run_cli  # noqa: E402
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+from pointdet.utils.cli import DefaultsHelpFormatter, run_cli  # noqa: E402
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=DefaultsHelpFormatter)
     ap.add_argument("gt_json", help="COCO ground-truth instances file")
     ap.add_argument("results_json", help="COCO results file (a JSON list of detections)")
     ap.add_argument("--iou-type", nargs="+", choices=("bbox", "segm"), default=["bbox"],

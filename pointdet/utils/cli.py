@@ -5,10 +5,11 @@ integer ``main`` returns); an input error (a malformed or missing file, a bad id
 unwritable output) is one line ``error: <message>`` on stderr and exit status 2, without a
 traceback; anything else is a bug and keeps its traceback (exit status 1).
 """
+import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-__all__ = ["INPUT_ERRORS", "run_cli"]
+__all__ = ["INPUT_ERRORS", "DefaultsHelpFormatter", "run_cli"]
 
 #: exceptions that mean "bad input" (CocoFormatError and the proposal/pickle errors are ValueErrors)
 INPUT_ERRORS = (ValueError, KeyError, OSError)
@@ -23,3 +24,7 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Opti
         print(f"error: {message}", file=sys.stderr)
         return 2
     return status if isinstance(status, int) and not isinstance(status, bool) else 0
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` keeps the tool docstring's layout and shows every option's default."""
