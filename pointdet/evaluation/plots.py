@@ -5,13 +5,18 @@ Agg canvas directly (no pyplot, no change of the process-wide backend) and writt
 :func:`pointdet.utils.file_io.atomic_open` (a temporary file with an unpredictable name,
 renamed when complete), so a failed plot never leaves a half-written PNG.
 """
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from pointdet.utils.file_io import atomic_open
 
-__all__ = ["plot_point_pr_curves", "plot_relative_position_heatmap", "plot_ap_vs_score_threshold"]
+__all__ = [
+    "plot_point_pr_curves",
+    "plot_relative_position_heatmap",
+    "plot_ap_vs_score_threshold",
+    "plot_score_threshold_comparison",
+]
 
 
 def _figure(**kwargs):
@@ -119,6 +124,47 @@ def plot_ap_vs_score_threshold(
         ax.set_xlabel("score threshold t (kept: score >= t)")
         ax.set_ylabel("AP (%)")
         ax.set_title(panel_title)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_score_threshold_comparison(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    thresholds: Sequence[float],
+    path: str,
+    ylabel: str = "AP (%)",
+) -> str:
+    """Several runs' score-aware curves side by side (e.g. FSOD, SIOD base and DMiner per
+    detector), as a PNG: one panel per key of ``panels``, one line per run.
+
+    Args:
+        panels: ``{panel title: {run label: (S,) values}}``, values in percent (None or NaN:
+            undefined, not drawn).
+        thresholds: (S,) score thresholds.
+        path: output PNG path (folders are created).
+    Returns:
+        ``path``.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if not panels or any(not runs for runs in panels.values()):
+        raise ValueError("panels must hold at least one panel, each with at least one run")
+    curves = {}
+    for title, runs in panels.items():
+        for label, values in runs.items():
+            v = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+            if v.shape != thresholds.shape:
+                raise ValueError(f"{title!r} / {label!r}: {v.shape[0]} values for {len(thresholds)} thresholds")
+            curves[title, label] = v
+    fig = _figure(figsize=(5 * len(panels), 3.5), dpi=100)
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (title, runs) in zip(axes[0], panels.items()):
+        for label in runs:
+            ax.plot(thresholds, curves[title, label], marker="o", label=label)
+        ax.set_xlabel("score threshold t (kept: score >= t)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     fig.tight_layout()

@@ -1,5 +1,6 @@
 """The SIOD demo stage's command sequence (dry run): Keep1 files per seed, then per detector and
 seed the paired SIOD-base / DMiner runs (and FSOD in the full form), every config existing."""
+import json
 import os
 
 from pointdet.engine.demo import DEMO_STAGES
@@ -45,3 +46,23 @@ def test_full_siod_stage_commands(capsys, tmp_path):
     assert all(f"train.max_iter={FULL_ITERS}" in c and milestones in c for c in trains)
     outputs = [a for c in cmds for a in c if a.startswith("train.output_dir=")]
     assert len(set(outputs)) == len(outputs)
+
+
+def test_summary_prints_each_run_and_plots_one_panel_per_detector(tmp_path, capsys):
+    from pointdet.engine.demo.siod import print_siod_summary
+
+    thresholds = [i / 10 for i in range(10)]
+    runs = []
+    for det, label, ap in (("centernet_mnv2", "fsod", 10.0), ("centernet_mnv2", "siod_base_s0", 2.0),
+                           ("fcos_mnv2_fpn", "siod_dminer_s0", 4.0)):  # fmt: skip
+        d = tmp_path / f"{det}_{label}"
+        d.mkdir()
+        metrics = {"AP@S": ap / 2, **{f"AP@S_{i}": ap * (1 - t) for i, t in enumerate(thresholds)}}
+        metrics["AP@S_9"] = None
+        (d / "score_aware_bbox.json").write_text(json.dumps({"thresholds": thresholds, "metrics": metrics}))
+        runs.append((det, label, str(d)))
+    print_siod_summary(runs, str(tmp_path / "plot.png"))
+    out = capsys.readouterr().out
+    assert "| centernet_mnv2_fsod | 5.0 | 10.0 | 7.0 | 5.0 | 3.0 | - |" in out
+    assert "| fcos_mnv2_fpn_siod_dminer_s0 | 2.0 | 4.0 |" in out
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"

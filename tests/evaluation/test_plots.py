@@ -40,3 +40,17 @@ def test_failed_plot_leaves_nothing(tmp_path):
     with pytest.raises(ValueError):
         plot_ap_vs_score_threshold(np.zeros((3, 12)), SCORE_THRESHOLDS, str(tmp_path / "a.png"))
     assert os.listdir(tmp_path) == ["a.png"] and (tmp_path / "a.png").read_bytes() == b"old"
+
+
+def test_comparison_plot_draws_every_run_and_checks_lengths(tmp_path):
+    from pointdet.evaluation.plots import plot_score_threshold_comparison
+
+    panels = {"CenterNet": {"FSOD": list(np.linspace(10, 0, 10)), "base s0": [1.0] * 9 + [None]},
+              "FCOS": {"DMiner s0": [float("nan")] * 10}}  # fmt: skip
+    out = plot_score_threshold_comparison(panels, SCORE_THRESHOLDS, str(tmp_path / "c.png"))
+    assert os.listdir(tmp_path) == ["c.png"] and open(out, "rb").read()[:8] == PNG
+    with pytest.raises(ValueError, match="'CenterNet' / 'x': 3 values for 10 thresholds"):
+        plot_score_threshold_comparison({"CenterNet": {"x": [1, 2, 3]}}, SCORE_THRESHOLDS, str(tmp_path / "d.png"))
+    with pytest.raises(ValueError, match="at least one run"):
+        plot_score_threshold_comparison({"CenterNet": {}}, SCORE_THRESHOLDS, str(tmp_path / "d.png"))
+    assert os.listdir(tmp_path) == ["c.png"]

@@ -9,10 +9,11 @@ at the same fractions; :func:`~pointdet.engine.demo.runner.schedule_overrides`).
 """
 import json
 import os
+from typing import Optional
 
 from .runner import DemoRunner, register_stage, schedule_overrides
 
-__all__ = ["FULL_ITERS", "siod_chain"]
+__all__ = ["FULL_ITERS", "print_siod_summary", "siod_chain"]
 
 FULL_ITERS = 600
 
@@ -22,7 +23,8 @@ _COLUMNS = ("AP@S", "AP@S_0", "AP@S_3", "AP@S_5", "AP@S_7", "AP@S_9")
 def siod_chain(runner: DemoRunner, detectors, seeds, with_fsod: bool, max_iter: int = 0) -> list:
     """Keep1 files, then per detector (config prefix under ``configs/SIOD/``) and seed the SIOD base
     and DMiner runs (and with ``with_fsod`` one FSOD run); ``max_iter`` > 0 replaces the configs'
-    schedule. Returns (label, output dir) pairs."""
+    schedule. Prints the table of :func:`print_siod_summary` and writes its plot to
+    ``<stage dir>/ap_vs_score_threshold.png``. Returns (detector, label, output dir) triples."""
     from pointdet.data.demo import demo_root
 
     ann_dir = os.path.join(demo_root(), "trees", "annotations")
@@ -46,22 +48,32 @@ def siod_chain(runner: DemoRunner, detectors, seeds, with_fsod: bool, max_iter: 
                 overrides.append(f"dataloader.train.dataset.names=pointdet_trees_train_keep1_s{seed}")
             runner.train(f"configs/SIOD/{det}_trees_{variant}.py", *overrides,
                          outputs=[os.path.join(run_dir, "score_aware_bbox.json")])
-            runs.append((name, run_dir))
+            runs.append((det, name[len(det) + 1:], run_dir))
     if not runner.dry_run:
-        print_siod_summary(runs)
+        print_siod_summary(runs, os.path.join(out, "ap_vs_score_threshold.png"))
     return runs
 
 
-def print_siod_summary(runs) -> None:
-    """The score-aware AP of each run (percent), one Markdown row per run."""
+def print_siod_summary(runs, plot_path: Optional[str] = None) -> None:
+    """The score-aware AP of each (detector, label, output dir) run (percent), one Markdown row
+    per run; with ``plot_path`` also a PNG of AP@S_t against t, one panel per detector."""
     print("\n[demo] SIOD on the Keep1 tree tiles: score-aware AP on pointdet_trees_val (percent)")
     print("[demo] | run | " + " | ".join(_COLUMNS) + " |")
     print("[demo] |---|" + "---|" * len(_COLUMNS))
-    for name, run_dir in runs:
+    panels, thresholds = {}, None
+    for det, label, run_dir in runs:
         with open(os.path.join(run_dir, "score_aware_bbox.json")) as f:
-            m = json.load(f)["metrics"]
+            result = json.load(f)
+        m = result["metrics"]
         cells = ["-" if m.get(k) is None else f"{m[k]:.1f}" for k in _COLUMNS]
-        print(f"[demo] | {name} | " + " | ".join(cells) + " |")
+        print(f"[demo] | {det}_{label} | " + " | ".join(cells) + " |")
+        thresholds = result["thresholds"]
+        panels.setdefault(det, {})[label] = [m.get(f"AP@S_{i}") for i in range(len(thresholds))]
+    if plot_path and panels:
+        from pointdet.evaluation.plots import plot_score_threshold_comparison
+
+        plot_score_threshold_comparison(panels, thresholds, plot_path)
+        print(f"[demo] AP@S_t against t: {plot_path}")
 
 
 @register_stage("siod", "SIOD on Keep1 trees: CenterNet base vs DMiner, score-aware AP (--full: seeds 0 and 1, "
