@@ -5,7 +5,7 @@ import os
 
 from pointdet.engine.demo import DEMO_STAGES
 from pointdet.engine.demo.runner import REPO
-from pointdet.engine.demo.siod import FULL_ITERS
+from pointdet.engine.demo.siod import FULL_ITERS, SHORT_ITERS
 from tests.engine.demo_fixtures import dry_run_commands
 
 
@@ -26,7 +26,9 @@ def test_short_siod_stage_commands(capsys, tmp_path):
     # paired: same Keep1 file and seed, only the config (DMiner on/off) differs
     pick = lambda c: sorted(a for a in c if a.startswith(("train.seed=", "dataloader.train.dataset.names=")))  # noqa: E731
     assert pick(base) == pick(miner) == ["dataloader.train.dataset.names=pointdet_trees_train_keep1_s0", "train.seed=0"]
-    assert not any(a.startswith("train.max_iter=") for c in cmds for a in c)  # the configs' schedule
+    # a short schedule with its own warm-up, the same for both runs
+    assert all(f"train.max_iter={SHORT_ITERS}" in c and f"lr_multiplier.warmup_length={20 / SHORT_ITERS}" in c
+               for c in (base, miner))  # fmt: skip
     assert not os.listdir(tmp_path)
 
 
