@@ -3,7 +3,8 @@
 Seeded one- and two-click files of ``trees_train`` (and two clicks of ``trees_val`` as the
 calibration split of mu), selective-search proposals (small budget), then three MIL runs that
 differ only in their click terms: the reference MIL (no clicks), one click (s_bc, click-centred
-initialization) and two clicks (+ s_ba). Prints CorLoc of each after its last iteration (per object and per image-class pair).
+initialization) and two clicks (+ s_ba). Prints CorLoc of each after its last iteration (per
+object and per image-class pair).
 Part of ``make demo``: about 2 minutes on a 2-core CPU with one torch thread (selective search is
 most of it).
 """

@@ -6,8 +6,8 @@ and the mined boxes' precision / recall against the erased crowns.
 Short form (``--stages comining``): RetinaNet, seed 0, the configs' 300-iteration CPU
 schedule. Full form (``--full``): also FCOS, and seeds 0 and 1 (paired: the same seed for both
 schemes), each run with a ``FULL_ITERS``-iteration schedule (at 300 iterations no prediction
-passes tau, so Co-mining mines nothing). Not part of ``make demo``: each Co-mining run takes about twice its baseline's time,
-and the stage was not timed on an idle machine (see ``projects/CoMining/README.md``).
+passes tau, so Co-mining mines nothing). Not part of ``make demo``: each Co-mining run takes
+about twice its baseline's time (see ``projects/CoMining/README.md``).
 """
 import json
 import math
@@ -94,7 +94,8 @@ def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[i
 
 @register_stage("comining", "Co-mining on the tree tiles, hard sparse set: RetinaNet original vs Co-mining, box "
                             "AP and mined-box precision/recall (--full: + FCOS, seeds 0 and 1, 1,500 iterations); the "
-                            "short RetinaNet pair took 28 minutes on a busy 2-core CPU, the full form takes hours", default=False)  # fmt: skip
+                            "short RetinaNet pair took 28 minutes on a busy 2-core CPU, the full form takes hours",
+                default=False)  # fmt: skip
 def stage_comining(runner: DemoRunner) -> None:
     if runner.full:
         comining_chain(runner, ("retinanet", "fcos"), (0, 1), max_iter=FULL_ITERS)

@@ -3,11 +3,11 @@ kept per tile), a detector trained as "SIOD (base)" and with DMiner, score-aware
 
 Short form (``siod``, about 3 minutes on a 2-core CPU): CenterNet (MobileNetV2), seed 0, base vs
 DMiner, ``SHORT_ITERS`` iterations each: a smoke test of the chain, whose detectors are untrained.
-Full form (``--full``): seeds 0 and 1 (Keep1 file and training seed
-paired: only DMiner differs between the two runs of a seed), the FSOD upper bound, and FCOS as the
-second detector, each run with a longer schedule of ``FULL_ITERS`` iterations (same warm-up, steps
-at the same fractions; :func:`~pointdet.engine.demo.runner.schedule_overrides`). Prints AP@S,
-AP@S_0, S_3, S_5, S_7, S_9 per run and plots AP@S_t against t (projects/SIOD/README.md).
+Full form (``--full``): seeds 0 and 1 (Keep1 file and training seed paired: only DMiner differs
+between the two runs of a seed), the FSOD upper bound, and FCOS as the second detector, each run
+with a longer schedule of ``FULL_ITERS`` iterations (same warm-up, steps at the same fractions;
+:func:`~pointdet.engine.demo.runner.schedule_overrides`). Prints AP@S, AP@S_0, S_3, S_5, S_7,
+S_9 per run and plots AP@S_t against t (projects/SIOD/README.md).
 """
 import json
 import os
@@ -29,7 +29,8 @@ def siod_chain(
     """Keep1 files, then per detector (config prefix under ``configs/SIOD/``) and seed the SIOD base
     and DMiner runs (and with ``with_fsod`` one FSOD run); ``max_iter`` > 0 replaces the configs'
     schedule (``warmup_iters`` of warm-up). Prints the table of :func:`print_siod_summary` and
-    writes its plot to ``<stage dir>/ap_vs_score_threshold.png``. Returns (detector, label, output dir) triples."""
+    writes its plot to ``<stage dir>/ap_vs_score_threshold.png``. Returns (detector, label,
+    output dir) triples."""
     from pointdet.data.demo import demo_root
 
     ann_dir = os.path.join(demo_root(), "trees", "annotations")
