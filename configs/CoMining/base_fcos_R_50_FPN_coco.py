@@ -9,15 +9,10 @@ Data, solver and schedule as ``base_retinanet_R_50_FPN_coco.py``.
 """
 from pointdet.modeling.comining import CoMiningFCOS
 
+from ..common.comining_schemes import as_comining
 from ..common.models.fcos_R_50_FPN import model
 from .base_retinanet_R_50_FPN_coco import dataloader, lr_multiplier, optimizer, train  # noqa: F401
 
-model._target_ = CoMiningFCOS
-model.pseudo_score_thresh = 0.6  # tau
-model.pseudo_nms_thresh = 0.6  # theta1
-model.pseudo_duplicate_iou_thresh = 0.4  # theta2
-model.pseudo_topk_candidates = 1000
-model.pseudo_max_per_image = 100
-model.normalizer_momentum = 0.9
+as_comining(model, CoMiningFCOS)  # tau, theta1, theta2 and the caps of co-generation
 
 train.output_dir = "./output/CoMining/fcos_R_50_FPN_coco_hard"

@@ -25,18 +25,12 @@ from ..common.models.resnet_fpn import R50_IMAGENET_CHECKPOINT
 from ..common.optim import SGD as optimizer
 from ..common.schedules import multistep_with_warmup
 from ..common.train import train
-from ..common.comining_schemes import two_view
+from ..common.comining_schemes import as_comining, two_view
 
 model = get_model_zoo_config("common/models/retinanet.py").model
-model._target_ = CoMiningRetinaNet
+as_comining(model, CoMiningRetinaNet)  # tau, theta1, theta2 and the caps of co-generation
 model.backbone.bottom_up.freeze_at = 2
 model.smooth_l1_beta = 0.1
-model.pseudo_score_thresh = 0.6  # tau
-model.pseudo_nms_thresh = 0.5  # theta1
-model.pseudo_duplicate_iou_thresh = 0.4  # theta2
-model.pseudo_topk_candidates = 1000
-model.pseudo_max_per_image = 100
-model.normalizer_momentum = 0.9
 
 dataloader.train.dataset.names = sparse_train_name("coco_2017_train", "hard", 0)
 dataloader.train.mapper.augmentations = [

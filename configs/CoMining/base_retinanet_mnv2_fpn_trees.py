@@ -18,15 +18,9 @@ from pointdet.engine.comining import MinedBoxQualityHook
 from pointdet.modeling.comining import CoMiningRetinaNet, sparse_train_name
 
 from ..demo.retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, model, optimizer, train  # noqa: F401
-from ..common.comining_schemes import two_view
+from ..common.comining_schemes import as_comining, two_view
 
-model._target_ = CoMiningRetinaNet
-model.pseudo_score_thresh = 0.6  # tau
-model.pseudo_nms_thresh = 0.5  # theta1
-model.pseudo_duplicate_iou_thresh = 0.4  # theta2
-model.pseudo_topk_candidates = 1000
-model.pseudo_max_per_image = 100
-model.normalizer_momentum = 0.9
+as_comining(model, CoMiningRetinaNet)  # tau, theta1, theta2 and the caps of co-generation
 
 dataloader.train.dataset.names = sparse_train_name("pointdet_trees_train", "hard", 0)
 two_view(dataloader)

@@ -33,6 +33,28 @@ _VIEW_KEYS = ("brightness", "contrast", "saturation", "hue", "jitter_prob", "blu
               "blur_kernel_fraction", "seed")  # fmt: skip
 
 
+# theta1 of co-generation is the detector's own test NMS threshold (Detectron2: RetinaNet 0.5, FCOS 0.6)
+_THETA1 = {CoMiningRetinaNet: 0.5, CoMiningFCOS: 0.6}
+
+
+def as_comining(model, target):
+    """Make a RetinaNet / FCOS ``model`` config the Co-mining detector ``target``
+    (CoMiningRetinaNet or CoMiningFCOS) with the co-generation values of the paper and the
+    reference code (in place; returns ``model``): tau 0.6, theta1 = the detector's test NMS
+    threshold, theta2 0.4, top-1,000 candidates per level, at most 100 pseudo boxes per image,
+    and each branch's loss normaliser with Detectron2's momentum 0.9."""
+    if target not in _THETA1:
+        raise ValueError(f"as_comining expects CoMiningRetinaNet or CoMiningFCOS, got {target}")
+    model._target_ = target
+    model.pseudo_score_thresh = 0.6  # tau
+    model.pseudo_nms_thresh = _THETA1[target]  # theta1
+    model.pseudo_duplicate_iou_thresh = 0.4  # theta2
+    model.pseudo_topk_candidates = 1000
+    model.pseudo_max_per_image = 100
+    model.normalizer_momentum = 0.9
+    return model
+
+
 def two_view(dataloader):
     """Make ``dataloader.train.mapper`` (a DatasetMapper config) a TwoViewDatasetMapper with
     the paper's colour jitter (in place; returns ``dataloader``)."""

@@ -9,7 +9,7 @@ from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.modeling.meta_arch import RetinaNet
 
 import pointdet  # noqa: F401
-from configs.common.comining_schemes import SCHEMES, apply_scheme
+from configs.common.comining_schemes import SCHEMES, apply_scheme, as_comining
 from pointdet.data.dataset_mapper import TwoViewDatasetMapper
 from pointdet.modeling.comining import (
     PAPER_SCORE_THRESH,
@@ -103,3 +103,18 @@ def test_every_level_and_scheme_builds(det, level):
             assert cfg.model.pseudo_score_thresh == table[level]
         if scheme == "comining":  # the training mapper builds (the models build in tests/test_configs.py)
             assert isinstance(instantiate(cfg.dataloader.train.mapper), TwoViewDatasetMapper)
+
+
+@pytest.mark.parametrize("target,theta1", [(CoMiningRetinaNet, 0.5), (CoMiningFCOS, 0.6)])
+def test_as_comining_sets_the_paper_values_with_the_detectors_nms(target, theta1):
+    """tau 0.6, theta2 0.4, 1,000 candidates per level, 100 pseudo boxes per image, and theta1 =
+    the detector's own test NMS threshold (RetinaNet 0.5, FCOS 0.6), as every Co-mining base uses."""
+    model = LazyConfig.load(os.path.join(CONFIGS, "base_retinanet_mnv2_fpn_trees.py")).model
+    as_comining(model, target)
+    assert model._target_ is target
+    got = {k: model[k] for k in ("pseudo_score_thresh", "pseudo_nms_thresh", "pseudo_duplicate_iou_thresh",
+                                 "pseudo_topk_candidates", "pseudo_max_per_image", "normalizer_momentum")}  # fmt: skip
+    assert got == {"pseudo_score_thresh": 0.6, "pseudo_nms_thresh": theta1, "pseudo_duplicate_iou_thresh": 0.4,
+                   "pseudo_topk_candidates": 1000, "pseudo_max_per_image": 100, "normalizer_momentum": 0.9}  # fmt: skip
+    with pytest.raises(ValueError, match="CoMiningRetinaNet or CoMiningFCOS"):
+        as_comining(model, RetinaNet)
