@@ -1,5 +1,6 @@
 """Small shared ops: point bags, MIL toolkit, point NMS, nearest same-class point, the
-inside-the-image rule, Matrix NMS, Dice loss, CornerNet heat-maps."""
+inside-the-image rule, Matrix NMS, Dice loss, CornerNet heat-maps, RoIAlign with a vectorised CPU
+backward."""
 from .image_bounds import points_inside_image  # noqa: F401
 from .nearest import nearest_is_self, nearest_same_class  # noqa: F401
 from .point_nms import point_nms, points_to_pseudo_boxes  # noqa: F401
@@ -22,3 +23,4 @@ from .heatmap import (  # noqa: F401
 )
 from .dice_loss import dice_loss  # noqa: F401
 from .matrix_nms import matrix_nms  # noqa: F401
+from .vectorized_roi_align import ROIAlign, ROIPooler, roi_align  # noqa: F401

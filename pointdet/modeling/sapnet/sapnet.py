@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import META_ARCH_REGISTRY
-from detectron2.modeling.poolers import ROIPooler
 from detectron2.structures import Boxes
 from detectron2.utils.events import get_event_storage
 from torchvision.ops import box_iou
 
 from pointdet.layers.mil import mil_bag_scores, mil_loss, negative_loss
+from pointdet.layers.vectorized_roi_align import ROIPooler
 
 from ..solov2.solov2 import SOLOv2
 from .functions import (

@@ -1,0 +1,156 @@
+"""RoIAlign with a vectorised CPU backward.
+
+The forward is torchvision's ``roi_align``. Its CPU backward recomputes every sample's bilinear
+weights once per channel and scatters one scalar at a time; with thousands of RoIs per image
+(SAPNet's bags, Sec. 3.2-3.4) it dominates a CPU training step. Here the backward computes each
+sample's four corner indices and weights once and scatters all channels of a corner with one
+``index_add_`` on a channels-last gradient, RoIs grouped by their sampling grid and processed in
+chunks of bounded memory. It follows torchvision's sampling rules exactly (aligned half-pixel
+shift, adaptive grid ``ceil(roi / bins)``, samples outside ``[-1, size]`` dropped, clamping at
+the border) and is tested against torchvision's own backward. On other devices, or when no
+gradient is needed, torchvision's kernels run unchanged.
+"""
+from typing import Tuple, Union
+
+import torch
+from detectron2.layers import ROIAlign as _D2ROIAlign
+from detectron2.modeling.poolers import ROIPooler as _D2ROIPooler
+from torch import nn
+from torchvision.ops import roi_align as _tv_roi_align
+
+__all__ = ["roi_align", "ROIAlign", "ROIPooler"]
+
+#: upper bound on the number of floats of one chunk's scattered source (rows x channels)
+_CHUNK_FLOATS = 1 << 24
+
+
+def _pair(size: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def _axis_samples(start: torch.Tensor, bin_size: torch.Tensor, bins: int, grid: int, length: int):
+    """Bilinear corners along one axis for R RoIs of one grid size.
+
+    Args:
+        start, bin_size: (R,) RoI start and bin size in feature pixels.
+        bins: pooled size along the axis; grid: samples per bin; length: feature size.
+    Returns:
+        low, high: (R, bins, grid) int64 corner indices; w_low, w_high: (R, bins, grid) weights,
+        zero for samples outside ``[-1, length]`` (torchvision drops them).
+    """
+    p = torch.arange(bins, device=start.device, dtype=start.dtype)
+    i = torch.arange(grid, device=start.device, dtype=start.dtype)
+    c = start[:, None, None] + p[None, :, None] * bin_size[:, None, None] \
+        + (i[None, None, :] + 0.5) * bin_size[:, None, None] / grid
+    valid = (c >= -1.0) & (c <= length)
+    c = c.clamp(min=0.0)
+    low = c.floor().long()
+    at_edge = low >= length - 1
+    low = torch.where(at_edge, torch.full_like(low, length - 1), low)
+    high = torch.where(at_edge, low, low + 1)
+    c = torch.where(at_edge, low.to(c.dtype), c)
+    frac = c - low.to(c.dtype)
+    v = valid.to(c.dtype)
+    return low, high, (1.0 - frac) * v, frac * v
+
+
+def roi_align_backward_cpu(grad_output: torch.Tensor, rois: torch.Tensor, input_shape, spatial_scale: float,
+                           sampling_ratio: int, aligned: bool) -> torch.Tensor:
+    """Gradient of torchvision's ``roi_align`` w.r.t. its input, vectorised over channels.
+
+    Args:
+        grad_output: (K, C, PH, PW) gradient of the pooled features.
+        rois: (K, 5) ``(batch index, x1, y1, x2, y2)`` in input-image pixels.
+        input_shape: (N, C, H, W) of the feature map.
+    Returns:
+        (N, C, H, W) gradient of the feature map.
+    """
+    n, ch, height, width = input_shape
+    k, _, ph, pw = grad_output.shape
+    dtype = grad_output.dtype
+    grad = torch.zeros(n * height * width, ch, dtype=dtype, device=grad_output.device)
+    if k == 0:
+        return grad.view(n, height, width, ch).permute(0, 3, 1, 2).contiguous()
+    rois = rois.to(dtype)
+    offset = 0.5 if aligned else 0.0
+    x1, y1 = rois[:, 1] * spatial_scale - offset, rois[:, 2] * spatial_scale - offset
+    roi_w, roi_h = rois[:, 3] * spatial_scale - offset - x1, rois[:, 4] * spatial_scale - offset - y1
+    if not aligned:
+        roi_w, roi_h = roi_w.clamp(min=1.0), roi_h.clamp(min=1.0)
+    bin_w, bin_h = roi_w / pw, roi_h / ph
+    if sampling_ratio > 0:
+        grid_h = torch.full((k,), sampling_ratio, dtype=torch.long, device=rois.device)
+        grid_w = grid_h
+    else:
+        grid_h, grid_w = torch.ceil(roi_h / ph).long(), torch.ceil(roi_w / pw).long()
+    batch = rois[:, 0].long()
+    go = grad_output.permute(0, 2, 3, 1)  # (K, PH, PW, C)
+    for gh, gw in torch.unique(torch.stack([grid_h, grid_w], 1), dim=0).tolist():
+        if gh <= 0 or gw <= 0:
+            continue  # an empty RoI has no samples (count = 1 in torchvision, no gradient)
+        idx = torch.nonzero((grid_h == gh) & (grid_w == gw)).flatten()
+        rows_per_roi = ph * pw * gh * gw * 4
+        step = max(1, _CHUNK_FLOATS // max(rows_per_roi * ch, 1))
+        for s in range(0, idx.numel(), step):
+            r = idx[s : s + step]
+            ylo, yhi, wylo, wyhi = _axis_samples(y1[r], bin_h[r], ph, gh, height)  # (R, PH, gh)
+            xlo, xhi, wxlo, wxhi = _axis_samples(x1[r], bin_w[r], pw, gw, width)  # (R, PW, gw)
+            ys, wys = torch.stack([ylo, yhi], -1), torch.stack([wylo, wyhi], -1)  # (R, PH, gh, 2)
+            xs, wxs = torch.stack([xlo, xhi], -1), torch.stack([wxlo, wxhi], -1)  # (R, PW, gw, 2)
+            # (R, PH, PW, gh, gw, 2, 2): flat cell index and weight of each corner of each sample
+            cell = (batch[r] * height * width)[:, None, None, None, None, None, None] \
+                + ys[:, :, None, :, None, :, None] * width + xs[:, None, :, None, :, None, :]
+            weight = wys[:, :, None, :, None, :, None] * wxs[:, None, :, None, :, None, :] / (gh * gw)
+            src = go[r][:, :, :, None, None, None, None, :] * weight[..., None]
+            grad.index_add_(0, cell.reshape(-1), src.reshape(-1, ch))
+    return grad.view(n, height, width, ch).permute(0, 3, 1, 2).contiguous()
+
+
+class _ROIAlignCPU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, rois, output_size, spatial_scale, sampling_ratio, aligned):
+        ctx.save_for_backward(rois)
+        ctx.params = (tuple(input.shape), spatial_scale, sampling_ratio, aligned)
+        return _tv_roi_align(input, rois, output_size, spatial_scale, sampling_ratio, aligned)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (rois,) = ctx.saved_tensors
+        shape, spatial_scale, sampling_ratio, aligned = ctx.params
+        grad = roi_align_backward_cpu(grad_output.contiguous(), rois, shape, spatial_scale, sampling_ratio, aligned)
+        return grad, None, None, None, None, None
+
+
+def roi_align(input: torch.Tensor, rois: torch.Tensor, output_size, spatial_scale: float = 1.0,
+              sampling_ratio: int = -1, aligned: bool = False) -> torch.Tensor:
+    """torchvision's ``roi_align`` (same arguments; ``rois`` a (K, 5) tensor) with the vectorised
+    backward on CPU when ``input`` requires a gradient. Returns (K, C, PH, PW)."""
+    output_size = _pair(output_size)
+    if input.device.type == "cpu" and input.requires_grad and torch.is_grad_enabled():
+        return _ROIAlignCPU.apply(input, rois, output_size, float(spatial_scale), int(sampling_ratio), bool(aligned))
+    return _tv_roi_align(input, rois, output_size, spatial_scale, sampling_ratio, aligned)
+
+
+class ROIAlign(_D2ROIAlign):
+    """Detectron2's ``ROIAlign`` layer computed by :func:`roi_align`."""
+
+    def forward(self, input: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        assert rois.dim() == 2 and rois.size(1) == 5
+        if input.is_quantized:
+            input = input.dequantize()
+        return roi_align(input, rois.to(dtype=input.dtype), self.output_size, self.spatial_scale,
+                         self.sampling_ratio, self.aligned)
+
+
+class ROIPooler(_D2ROIPooler):
+    """Detectron2's ``ROIPooler`` (same arguments and level mapping) whose ``ROIAlign`` /
+    ``ROIAlignV2`` levels use :class:`ROIAlign`; other pooler types are Detectron2's."""
+
+    def __init__(self, output_size, scales, sampling_ratio, pooler_type, **kwargs):
+        super().__init__(output_size, scales, sampling_ratio, pooler_type, **kwargs)
+        if pooler_type in ("ROIAlign", "ROIAlignV2"):
+            self.level_poolers = nn.ModuleList(
+                ROIAlign(p.output_size, spatial_scale=p.spatial_scale, sampling_ratio=p.sampling_ratio,
+                         aligned=p.aligned)
+                for p in self.level_poolers
+            )
