@@ -39,6 +39,7 @@ __all__ = [
     "ratio",
     "format_side_by_side",
     "benchmark_train_steps",
+    "format_config_table",
 ]
 
 logger = logging.getLogger(__name__)
@@ -246,31 +247,57 @@ def format_side_by_side(
     return "\n".join(lines)
 
 
-def benchmark_train_steps(config_files: Sequence[str], steps: int = 3, device: Optional[str] = None,
-                          opts: Sequence[str] = (), threads: int = 0) -> Dict[str, Dict[str, Any]]:
-    """LazyConfig models on one batch of their own training data (e.g. SAPNet vs SOLOv2 alone).
-
-    Returns, per config, the median seconds of a training step (after one warm-up step,
-    interleaved), every step's seconds, the batch size and, on CUDA, the peak allocated memory
-    of a step (MiB; None on CPU). ``opts``: overrides applied to every config; ``threads``: torch
-    threads (0: leave as is)."""
-    import torch
+def _config_train_step(path: str, opts: Sequence[str], device: str) -> Step:
+    """The training step of a LazyConfig's model (initialisation, no weights) on the first batch
+    of its own training loader (no workers); a picklable :data:`StepFactory`."""
     from detectron2.config import instantiate
 
     from .model_loading import load_model_from_config
 
+    model, cfg = load_model_from_config(path, None, list(opts), device)
+    cfg.dataloader.train.num_workers = 0
+    batch = next(iter(instantiate(cfg.dataloader.train)))
+    step = train_step(model.train(), batch)
+    step.images = len(batch)
+    return step
+
+
+def benchmark_train_steps(config_files: Sequence[str], steps: int = 3, device: Optional[str] = None,
+                          opts: Sequence[str] = (), threads: int = 0, memory: bool = True) -> Dict[str, Dict[str, Any]]:
+    """LazyConfig models on one batch of their own training data (e.g. SAPNet vs SOLOv2 alone).
+
+    Returns, per config, the median seconds of a training step (after one warm-up step,
+    interleaved), every step's seconds, the batch size and, with ``memory``, the peak memory of
+    a step (MiB; :func:`peak_memory_mb`: CUDA allocated, or on CPU the peak RSS increase in a
+    fresh process). ``opts``: overrides applied to every config; ``threads``: torch threads
+    (0: leave as is)."""
+    import torch
+
     set_threads(threads)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    steps_fn, images = OrderedDict(), {}
-    for path in config_files:
-        model, cfg = load_model_from_config(path, None, list(opts), device)
-        cfg.dataloader.train.num_workers = 0
-        batch = next(iter(instantiate(cfg.dataloader.train)))
-        steps_fn[path], images[path] = train_step(model.train(), batch), len(batch)
+    steps_fn = OrderedDict((path, _config_train_step(path, opts, device)) for path in config_files)
     times = time_steps(steps_fn, steps, device)
-    peaks = peak_memory_mb(device, steps_fn) if _on_cuda(device) else {}
+    factories = OrderedDict((path, (_config_train_step, (path, tuple(opts), device))) for path in config_files)
+    peaks = peak_memory_mb(device, steps_fn, factories, threads) if memory else {}
     out = OrderedDict()
     for path in config_files:
-        out[path] = OrderedDict(step_s=statistics.median(times[path]), steps=times[path], images=images[path],
-                                peak_mib=peaks.get(path), device=device)
+        out[path] = OrderedDict(step_s=statistics.median(times[path]), steps=times[path], images=steps_fn[path].images,
+                                peak_mib=peaks.get(path), memory=memory_label(device) if memory else None,
+                                device=device)
     return out
+
+
+def format_config_table(result: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown table of :func:`benchmark_train_steps`'s result: one row per config with its
+    median step seconds and peak memory, each also as a ratio to the first config's."""
+    rows = list(result.items())
+    first = rows[0][1]
+    mem = first.get("memory")
+    head = "| config | images | step (s) | x first |" + (f" {mem} | x first |" if mem else "")
+    lines = [head, "|" + "---|" * (6 if mem else 4)]
+    for path, r in rows:
+        line = f"| {path} | {r['images']} | {r['step_s']:.2f} | {ratio(r['step_s'], first['step_s']):.2f} |"
+        if mem:
+            line += f" {r['peak_mib']:.0f} | {ratio(r['peak_mib'], first['peak_mib']):.2f} |"
+        lines.append(line)
+    return "\n".join(lines)

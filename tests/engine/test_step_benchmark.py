@@ -8,6 +8,7 @@ import torch
 
 from pointdet.engine.step_benchmark import (
     benchmark_train_steps,
+    format_config_table,
     cpu_peak_rss_mb,
     format_side_by_side,
     peak_memory_mb,
@@ -72,9 +73,22 @@ OPTS = ["model.ins_head.feat_channels=16", "model.ins_head.stacked_convs=1", "da
 
 
 def test_benchmark_train_steps():
-    out = benchmark_train_steps([CFG], steps=1, device="cpu", opts=OPTS)
+    out = benchmark_train_steps([CFG], steps=1, device="cpu", opts=OPTS, memory=False)
     r = out[CFG]
     assert r["images"] == 1 and len(r["steps"]) == 1 and r["step_s"] == r["steps"][0] > 0 and r["peak_mib"] is None
+
+
+def test_config_table_states_ratios_to_the_first_config():
+    result = {
+        "a.py": dict(step_s=2.0, images=2, peak_mib=100.0, memory="peak RSS increase in step (MB)"),
+        "b.py": dict(step_s=3.0, images=2, peak_mib=250.0, memory="peak RSS increase in step (MB)"),
+    }
+    lines = format_config_table(result).splitlines()
+    assert lines[0].count("x first") == 2
+    assert lines[2] == "| a.py | 2 | 2.00 | 1.00 | 100 | 1.00 |"
+    assert lines[3] == "| b.py | 2 | 3.00 | 1.50 | 250 | 2.50 |"
+    no_mem = {k: dict(v, memory=None, peak_mib=None) for k, v in result.items()}
+    assert format_config_table(no_mem).splitlines()[3] == "| b.py | 2 | 3.00 | 1.50 |"
 
 
 def test_benchmark_train_step_cli(capsys):
@@ -82,9 +96,10 @@ def test_benchmark_train_step_cli(capsys):
 
     threads = torch.get_num_threads()
     try:
-        main(["--config-file", CFG, "--steps", "2", "--device", "cpu", "--num-threads", "1", *OPTS])
+        main(["--config-file", CFG, "--steps", "2", "--device", "cpu", "--num-threads", "1", "--json", *OPTS])
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
     r = json.loads(capsys.readouterr().out)[CFG]
-    assert list(r) == ["step_s", "steps", "images", "peak_mib", "device"] and len(r["steps"]) == 2
+    assert list(r) == ["step_s", "steps", "images", "peak_mib", "memory", "device"] and len(r["steps"]) == 2
+    assert r["peak_mib"] > 0 and r["memory"] == "peak RSS increase in step (MB)"

@@ -5,6 +5,7 @@ since no SAM weights can be obtained here; with a SAM checkpoint, ``--source sam
 ``PROPOSALS``; projects/SAPNet/README.md has the commands. Evaluation: COCO bbox + segm on
 ``pointdet_nuclei_val`` (maxDets 300).
 """
+import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.data import build_detection_train_loader
 
@@ -40,3 +41,14 @@ dataloader_sapnet.train = L(build_detection_train_loader)(
 dataloader_top1 = dataloader.copy()
 dataloader_top1.train = dataloader.train.copy()
 dataloader_top1.train.dataset = L(top1_proposal_dataset)(name=POINTS, proposal_file=PROPOSALS)
+
+
+def at_paper_scale(dl):
+    """``dl`` (a copy of one of the loaders above) with BGR input, the format of the R-50
+    ImageNet weights, and the tiles resized to the paper's 800 px short edge (flips kept)."""
+    dl = dl.copy()
+    for node, train in ((dl.train, True), (dl.test, False)):
+        node.mapper.image_format = "BGR"
+        resize = L(T.ResizeShortestEdge)(short_edge_length=800, max_size=1333)
+        node.mapper.augmentations = [resize] + (list(train_augmentations[1:]) if train else [])
+    return dl
