@@ -249,16 +249,20 @@ def format_side_by_side(
 
 def _config_train_step(path: str, opts: Sequence[str], device: str) -> Step:
     """The training step of a LazyConfig's model (initialisation, no weights) on the first batch
-    of its own training loader (no workers); a picklable :data:`StepFactory`."""
+    of its own training loader (no workers, sampler seeded with 0, so configs over the same
+    images get the same batch); a picklable :data:`StepFactory`."""
     from detectron2.config import instantiate
+    from detectron2.utils.env import seed_all_rng
 
     from .model_loading import load_model_from_config
 
     model, cfg = load_model_from_config(path, None, list(opts), device)
     cfg.dataloader.train.num_workers = 0
+    seed_all_rng(0)
     batch = next(iter(instantiate(cfg.dataloader.train)))
     step = train_step(model.train(), batch)
     step.images = len(batch)
+    step.file_names = [x.get("file_name") for x in batch]
     return step
 
 

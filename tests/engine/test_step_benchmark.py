@@ -78,6 +78,16 @@ def test_benchmark_train_steps():
     assert r["images"] == 1 and len(r["steps"]) == 1 and r["step_s"] == r["steps"][0] > 0 and r["peak_mib"] is None
 
 
+def test_config_steps_take_the_same_seeded_batch():
+    from pointdet.engine.step_benchmark import _config_train_step
+
+    torch.manual_seed(123)  # the factory seeds the sampler itself
+    a = _config_train_step(CFG, OPTS, "cpu")
+    torch.manual_seed(456)
+    b = _config_train_step(CFG, OPTS, "cpu")
+    assert a.file_names == b.file_names and a.images == 1
+
+
 def test_config_table_states_ratios_to_the_first_config():
     result = {
         "a.py": dict(step_s=2.0, images=2, peak_mib=100.0, memory="peak RSS increase in step (MB)"),
