@@ -54,6 +54,13 @@ def _axis_samples(start: torch.Tensor, bin_size: torch.Tensor, bins: int, grid: 
     return low, high, (1.0 - frac) * v, frac * v
 
 
+def _axis_window(low: torch.Tensor, high: torch.Tensor, w_low: torch.Tensor, w_high: torch.Tensor, size: int):
+    """(R, bins, size) weight of each window cell for each bin: the corner weights of the bin's
+    samples (``low``/``high`` (R, bins, grid), relative to the window start) summed per cell."""
+    a = torch.zeros(*low.shape[:2], size, dtype=w_low.dtype, device=w_low.device)
+    return a.scatter_add_(2, low, w_low).scatter_add_(2, high, w_high)
+
+
 def roi_align_backward_cpu(grad_output: torch.Tensor, rois: torch.Tensor, input_shape, spatial_scale: float,
                            sampling_ratio: int, aligned: bool) -> torch.Tensor:
     """Gradient of torchvision's ``roi_align`` w.r.t. its input, vectorised over channels.
@@ -70,7 +77,7 @@ def roi_align_backward_cpu(grad_output: torch.Tensor, rois: torch.Tensor, input_
     dtype = grad_output.dtype
     grad = torch.zeros(n * height * width, ch, dtype=dtype, device=grad_output.device)
     if k == 0:
-        return grad.view(n, height, width, ch).permute(0, 3, 1, 2).contiguous()
+        return grad.view(n, height, width, ch).permute(0, 3, 1, 2)
     rois = rois.to(dtype)
     offset = 0.5 if aligned else 0.0
     x1, y1 = rois[:, 1] * spatial_scale - offset, rois[:, 2] * spatial_scale - offset
@@ -84,26 +91,30 @@ def roi_align_backward_cpu(grad_output: torch.Tensor, rois: torch.Tensor, input_
     else:
         grid_h, grid_w = torch.ceil(roi_h / ph).long(), torch.ceil(roi_w / pw).long()
     batch = rois[:, 0].long()
-    go = grad_output.permute(0, 2, 3, 1)  # (K, PH, PW, C)
     for gh, gw in torch.unique(torch.stack([grid_h, grid_w], 1), dim=0).tolist():
         if gh <= 0 or gw <= 0:
             continue  # an empty RoI has no samples (count = 1 in torchvision, no gradient)
         idx = torch.nonzero((grid_h == gh) & (grid_w == gw)).flatten()
-        rows_per_roi = ph * pw * gh * gw * 4
-        step = max(1, _CHUNK_FLOATS // max(rows_per_roi * ch, 1))
+        ylo, yhi, wylo, wyhi = _axis_samples(y1[idx], bin_h[idx], ph, gh, height)  # (R, PH, gh)
+        xlo, xhi, wxlo, wxhi = _axis_samples(x1[idx], bin_w[idx], pw, gw, width)  # (R, PW, gw)
+        # the samples of a RoI touch a window of cells from (y0, x0); the window's gradient is
+        # Ay^T G Ax per channel, Ay (PH, hwin) / Ax (PW, wwin) the corner weights of each bin
+        y0, x0 = ylo.flatten(1).amin(1), xlo.flatten(1).amin(1)
+        hwin = int((yhi.flatten(1).amax(1) - y0).max()) + 1
+        wwin = int((xhi.flatten(1).amax(1) - x0).max()) + 1
+        step = max(1, _CHUNK_FLOATS // (hwin * max(wwin, pw) * ch))
         for s in range(0, idx.numel(), step):
-            r = idx[s : s + step]
-            ylo, yhi, wylo, wyhi = _axis_samples(y1[r], bin_h[r], ph, gh, height)  # (R, PH, gh)
-            xlo, xhi, wxlo, wxhi = _axis_samples(x1[r], bin_w[r], pw, gw, width)  # (R, PW, gw)
-            ys, wys = torch.stack([ylo, yhi], -1), torch.stack([wylo, wyhi], -1)  # (R, PH, gh, 2)
-            xs, wxs = torch.stack([xlo, xhi], -1), torch.stack([wxlo, wxhi], -1)  # (R, PW, gw, 2)
-            # (R, PH, PW, gh, gw, 2, 2): flat cell index and weight of each corner of each sample
-            cell = (batch[r] * height * width)[:, None, None, None, None, None, None] \
-                + ys[:, :, None, :, None, :, None] * width + xs[:, None, :, None, :, None, :]
-            weight = wys[:, :, None, :, None, :, None] * wxs[:, None, :, None, :, None, :] / (gh * gw)
-            src = go[r][:, :, :, None, None, None, None, :] * weight[..., None]
-            grad.index_add_(0, cell.reshape(-1), src.reshape(-1, ch))
-    return grad.view(n, height, width, ch).permute(0, 3, 1, 2).contiguous()
+            c = slice(s, s + step)
+            ay = _axis_window(ylo[c] - y0[c, None, None], yhi[c] - y0[c, None, None], wylo[c], wyhi[c], hwin)
+            ax = _axis_window(xlo[c] - x0[c, None, None], xhi[c] - x0[c, None, None], wxlo[c], wxhi[c], wwin)
+            g = grad_output[idx[c]].permute(0, 2, 3, 1).reshape(-1, ph, pw * ch)  # (R, PH, PW*C)
+            t = torch.bmm(ay.transpose(1, 2) / (gh * gw), g).view(-1, hwin, pw, ch)  # (R, hwin, PW, C)
+            win = torch.matmul(ax.transpose(1, 2)[:, None], t)  # (R, hwin, wwin, C)
+            rows = (y0[c, None] + torch.arange(hwin, device=y0.device)).clamp(max=height - 1)  # zero beyond the map
+            cols = (x0[c, None] + torch.arange(wwin, device=x0.device)).clamp(max=width - 1)
+            cell = (batch[idx[c]] * height * width)[:, None, None] + rows[:, :, None] * width + cols[:, None, :]
+            grad.index_add_(0, cell.reshape(-1), win.reshape(-1, ch))
+    return grad.view(n, height, width, ch).permute(0, 3, 1, 2)  # channels-last strides
 
 
 class _ROIAlignCPU(torch.autograd.Function):
