@@ -2,13 +2,15 @@
 
 The forward is torchvision's ``roi_align``. Its CPU backward recomputes every sample's bilinear
 weights once per channel and scatters one scalar at a time; with thousands of RoIs per image
-(SAPNet's bags, Sec. 3.2-3.4) it dominates a CPU training step. Here the backward computes each
-sample's four corner indices and weights once and scatters all channels of a corner with one
-``index_add_`` on a channels-last gradient, RoIs grouped by their sampling grid and processed in
-chunks of bounded memory. It follows torchvision's sampling rules exactly (aligned half-pixel
-shift, adaptive grid ``ceil(roi / bins)``, samples outside ``[-1, size]`` dropped, clamping at
-the border) and is tested against torchvision's own backward. On other devices, or when no
-gradient is needed, torchvision's kernels run unchanged.
+(SAPNet's bags, Sec. 3.2-3.4) it dominates a CPU training step. Here the RoIs are grouped by
+their sampling grid; the bilinear corner weights of a RoI's bins along each axis form two small
+matrices Ay (bins x window rows) and Ax (bins x window columns), the gradient of the window of
+cells the RoI touches is Ay^T G Ax for all channels at once (two batched matmuls), and one
+``index_add_`` adds the windows to a channels-last gradient, in chunks of bounded memory. The
+sampling rules are torchvision's (aligned half-pixel shift, adaptive grid ``ceil(roi / bins)``,
+samples outside ``[-1, size]`` dropped, clamping at the border), and the result is tested
+against torchvision's own backward. On other devices, or when no gradient is needed,
+torchvision's kernels run unchanged.
 """
 from typing import Tuple, Union
 
