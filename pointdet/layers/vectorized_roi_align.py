@@ -18,11 +18,12 @@ import torch
 from detectron2.layers import ROIAlign as _D2ROIAlign
 from detectron2.modeling.poolers import ROIPooler as _D2ROIPooler
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torchvision.ops import roi_align as _tv_roi_align
 
-__all__ = ["roi_align", "ROIAlign", "ROIPooler"]
+__all__ = ["roi_align", "roi_align_backward_cpu", "ROIAlign", "ROIPooler"]
 
-#: upper bound on the number of floats of one chunk's scattered source (rows x channels)
+#: upper bound on the floats of one chunk's window gradients (RoIs x window cells x channels)
 _CHUNK_FLOATS = 1 << 24
 
 
@@ -127,6 +128,7 @@ class _ROIAlignCPU(torch.autograd.Function):
         return _tv_roi_align(input, rois, output_size, spatial_scale, sampling_ratio, aligned)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         (rois,) = ctx.saved_tensors
         shape, spatial_scale, sampling_ratio, aligned = ctx.params
