@@ -164,7 +164,9 @@ class SAPNetSelectionProducer(_ProposalProducer):
                 sy = x["height"] / x["image"].shape[-2]
                 res = OrderedDict()
                 for aid, b, k in zip(r["ann_ids"].tolist(), r["box_prm"], r["mask_index"].tolist()):
-                    b = (b * torch.tensor([sx, sy, sx, sy])).tolist()
+                    # PPG's enlarged boxes can reach past the image: the written box is clipped to it
+                    b = (b * torch.tensor([sx, sy, sx, sy])).clamp(min=0.0)
+                    b = torch.minimum(b, torch.tensor([x["width"], x["height"]] * 2, dtype=b.dtype)).tolist()
                     res[int(aid)] = self._fields(int(aid), int(k), [b[0], b[1], b[2] - b[0], b[3] - b[1]])
                 done.add(x["image_id"])
                 yield x["image_id"], res

@@ -45,13 +45,46 @@ def test_top1_and_sapnet_selection_files(tmp_path):
     for aid, a in sel.items():
         x, y, w, h = a["bbox"]
         im = images[a["image_id"]]
-        assert -1 <= x and x + w <= im["width"] + 1 and -1 <= y and y + h <= im["height"] + 1
+        assert 0 <= x and x + w <= im["width"] and 0 <= y and y + h <= im["height"]
         assert a["segmentation"] == ps[aid].segmentations[a["proposal_index"]]
     assert data["info"]["generator"] == "pointdet.sapnet_select"
     from pointdet.engine.sapnet_selection import save_selection_pictures
 
     paths = save_selection_pictures(out, props, root, str(tmp_path / "vis"), max_objects=2)
     assert len(paths) == 2 and all(p.endswith(".png") and os.path.getsize(p) > 0 for p in paths)
+
+
+def test_selected_boxes_are_clipped_to_the_image(tmp_path, monkeypatch):
+    ann, root = _dataset(tmp_path)
+    props = str(tmp_path / "props.json")
+    run_proposal_tool(ann, root, props, ClassicalSource(window=16), progress=False)
+    from detectron2.modeling import build_model
+    from tests.modeling.test_sapnet import sapnet_cfg
+
+    cfg = sapnet_cfg()
+    cfg.MODEL.SOLOV2.NUM_CLASSES = 1
+    model = build_model(cfg).eval()
+    select = model.select
+
+    def select_past_the_border(inputs):  # the trained selection, its boxes moved past the image
+        out = select(inputs)
+        for x, r in zip(inputs, out):
+            h, w = x["image"].shape[-2:]
+            r["box_prm"][:, :2] -= 1000.0
+            r["box_prm"][:, 2] = w + 7.5
+            r["box_prm"][:, 3] = h + 3.0
+        return out
+
+    monkeypatch.setattr(model, "select", select_past_the_border)
+    out = str(tmp_path / "sapnet.json")
+    relabel_file(SAPNetSelectionProducer(model, props), ann, out, keep={}, image_root=root, progress=False)
+    data = json.load(open(out))
+    images = {im["id"]: im for im in data["images"]}
+    sel = [a for a in data["annotations"] if "proposal_index" in a]
+    assert sel
+    for a in sel:
+        im = images[a["image_id"]]
+        assert a["bbox"] == [0.0, 0.0, float(im["width"]), float(im["height"])]
 
 
 def test_selection_quality_hand_computed():
