@@ -2,8 +2,8 @@
 
 The SOLOv2 branch is ``solov2_mnv2_fpn_nuclei.py``'s (slim heads, one class, 300 masks); the
 MIL head is narrowed to FC-256 and part negatives start at 16x16 px (the nuclei are 10-40 px
-at 512 px; the paper's 64x64 threshold would never fire). Same schedule as the SOLOv2 demo, not
-measured. First make the proposals (projects/SAPNet/README.md)::
+at 512 px; the paper's 64x64 threshold would never fire). Same schedule as the SOLOv2 demo;
+results over 2 seeds in projects/SAPNet/README.md. First make the proposals::
 
     python tools/sam_proposals.py --source classical \\
         --annotations datasets/pointdet_demo/nuclei/annotations/nuclei_train_coarse_points_s0.json \\
