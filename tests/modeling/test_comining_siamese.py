@@ -224,3 +224,40 @@ def test_registered_comining_model_from_yacs(name):
     assert (model.pseudo_topk_candidates, model.pseudo_max_per_image) == (1000, 100)
     cfg.MODEL.COMINING.NMS_THRESH = 0.45
     assert build_model(cfg).pseudo_nms_thresh == 0.45
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_one_pass_over_both_views_equals_two_passes(name):
+    """Both views as one 2N batch (the default without a training-mode BatchNorm) give the same
+    losses and gradients as one pass per view (the reference code's)."""
+    torch.manual_seed(0)
+    model = instantiate(_comining_cfg(name, pseudo_score_thresh=0.0)).train()  # tau 0: pseudo boxes mined
+    assert model._views_share_a_pass()
+    results = []
+    for batch_views in (True, False):
+        model.batch_views = batch_views
+        model.zero_grad()
+        for k in [k for k in vars(model) if k.startswith("loss_normalizer")]:
+            delattr(model, k)  # fresh EMA normalisers for both runs
+        with EventStorage():
+            losses = model(copy.deepcopy(_batch()))
+        sum(losses.values()).backward()
+        results.append((losses, [p.grad.clone() for p in model.parameters() if p.grad is not None],
+                        [len(p) for p in model.last_pseudo["original"]]))
+    (one, grads_one, mined), (two, grads_two, mined_two) = results
+    assert mined == mined_two and sum(mined) > 0
+    assert one.keys() == two.keys()
+    for k in one:
+        torch.testing.assert_close(one[k], two[k], rtol=1e-4, atol=1e-6)
+    for a, b in zip(grads_one, grads_two):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_a_training_batchnorm_keeps_the_views_apart():
+    model = instantiate(_comining_cfg("retinanet")).train()
+    model.head.bn_probe = torch.nn.BatchNorm2d(4)  # any BatchNorm in training mode
+    assert not model._views_share_a_pass()
+    model.head.bn_probe.eval()
+    assert model._views_share_a_pass()
+    model.batch_views = False
+    assert not model._views_share_a_pass()
