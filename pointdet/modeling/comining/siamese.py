@@ -39,7 +39,7 @@ from torch import Tensor
 from detectron2.config import CfgNode as CN
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, RetinaNet
-from detectron2.structures import ImageList, Instances
+from detectron2.structures import Instances
 from detectron2.utils.events import get_event_storage
 
 from ..meta_arch.fcos import FCOS
@@ -148,9 +148,6 @@ class CoMiningMixin:
         self.pseudo_max_per_image = pseudo_max_per_image
         self.normalizer_momentum = normalizer_momentum
         self._branch: Optional[str] = None
-        #: one backbone / head pass over both views when no norm layer mixes them (see
-        #: :meth:`_views_share_a_pass`); False forces two passes, as the reference code
-        self.batch_views = True
         self.last_pseudo: Dict[str, List[Instances]] = {}
 
     @property
@@ -200,38 +197,6 @@ class CoMiningMixin:
         return out
 
     # ---- training forward -----------------------------------------------------------------
-    def _views_share_a_pass(self) -> bool:
-        """Both views can go through the backbone and head as one 2N batch: every norm layer is
-        per-sample or frozen (FrozenBN, GN), so no statistic mixes the views."""
-        if not (self.siamese and self.batch_views):
-            return False
-        return not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training for m in self.modules())
-
-    def _forward_views(self, batched_inputs: List[Dict]) -> Dict[str, tuple]:
-        """``{view: (ImageList, features per level, head outputs)}`` of each trained view. With
-        :meth:`_views_share_a_pass`, one backbone and head pass over both views (the same numbers
-        as two passes, since the views share their geometry and thus their padding)."""
-        keys = {view: "image" if view == "original" else _AUG_KEY for view in self.views}
-        if not self._views_share_a_pass():
-            branches = {}
-            for view, key in keys.items():
-                images = self.preprocess_image([{"image": x[key]} for x in batched_inputs])
-                features = self.backbone(images.tensor)
-                features = [features[f] for f in self.head_in_features]
-                branches[view] = (images, features, self.head(features))
-            return branches
-        n = len(batched_inputs)
-        images = self.preprocess_image([{"image": x[key]} for key in keys.values() for x in batched_inputs])
-        features = self.backbone(images.tensor)
-        features = [features[f] for f in self.head_in_features]
-        predictions = self.head(features)
-        branches = {}
-        for k, view in enumerate(keys):
-            part = slice(k * n, (k + 1) * n)
-            view_images = ImageList(images.tensor[part], images.image_sizes[part])
-            branches[view] = (view_images, [f[part] for f in features], [[p[part] for p in level] for level in predictions])
-        return branches
-
     def forward(self, batched_inputs: List[Dict]):
         """Training: the loss dict (keys suffixed ``_original`` / ``_augmented`` when siamese;
         the detector's own keys for one view). Inference: the stock detector's output."""
@@ -245,7 +210,13 @@ class CoMiningMixin:
         if "instances" not in batched_inputs[0]:
             raise ValueError("Instance annotations are missing in training!")
         gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
-        branches = self._forward_views(batched_inputs)
+        branches = {}
+        for view in self.views:
+            key = "image" if view == "original" else _AUG_KEY
+            images = self.preprocess_image([{"image": x[key]} for x in batched_inputs])
+            features = self.backbone(images.tensor)
+            features = [features[f] for f in self.head_in_features]
+            branches[view] = (images, features, self.head(features))
 
         targets = {v: gt_instances for v in self.views}
         self.last_pseudo = {}
