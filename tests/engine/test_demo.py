@@ -110,7 +110,11 @@ def test_schedule_overrides_rebuild_the_demo_schedule(max_iter):
     cfg = LazyConfig.load(os.path.join(REPO, "configs/SIOD/centernet_mnv2_trees_fsod.py"))
     before = instantiate(cfg.lr_multiplier)
     cfg = LazyConfig.apply_overrides(cfg, schedule_overrides(max_iter))
-    assert cfg.train.max_iter == cfg.train.eval_period == cfg.train.checkpointer.period == max_iter
+    assert cfg.train.max_iter == cfg.train.eval_period == max_iter
+    assert cfg.train.checkpointer.period == 250  # an interrupted long run resumes from the last 250
+    short = LazyConfig.apply_overrides(LazyConfig.load(os.path.join(REPO, "configs/SIOD/centernet_mnv2_trees_fsod.py")),
+                                       schedule_overrides(60, warmup_iters=20))
+    assert short.train.checkpointer.period == 60
     got, want = instantiate(cfg.lr_multiplier), instantiate(multistep_with_warmup(max_iter))
     points = [0, 50, 100, 250, 299, 300, 599, 600, 601, 799, 800, 801, 1000, 1333, 1334, 1499]
     ts = [i / max_iter for i in points if i < max_iter]

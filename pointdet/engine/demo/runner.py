@@ -101,18 +101,21 @@ def choose_num_threads(cpu_count: Optional[int] = None, busy: Optional[float] = 
     return int(max(1, min(cpu_count, round(cpu_count - busy))))
 
 
-def schedule_overrides(max_iter: int, steps=(0.67, 0.89), warmup_iters: int = 100) -> List[str]:
+def schedule_overrides(max_iter: int, steps=(0.67, 0.89), warmup_iters: int = 100,
+                       checkpoint_period: int = 250) -> List[str]:
     """Command-line overrides that give a demo config built on
     :func:`pointdet.solver.multistep_with_warmup` a ``max_iter``-iteration schedule: the same
     warm-up length in iterations, the steps at the same fractions of training, one evaluation
-    and one checkpoint at the end. ``train.max_iter`` alone would keep the config's milestones."""
+    at the end and a checkpoint every ``checkpoint_period`` iterations (at most ``max_iter``), so
+    that an interrupted long run resumes (``--resume``) instead of starting over.
+    ``train.max_iter`` alone would keep the config's milestones."""
     from pointdet.solver import multistep_with_warmup
 
     sched = multistep_with_warmup(max_iter, steps=steps, warmup_iters=warmup_iters)
     return [
         f"train.max_iter={max_iter}",
         f"train.eval_period={max_iter}",
-        f"train.checkpointer.period={max_iter}",
+        f"train.checkpointer.period={min(checkpoint_period, max_iter)}",
         f"lr_multiplier.scheduler.milestones={list(sched.scheduler.milestones)}",
         f"lr_multiplier.scheduler.num_updates={max_iter}",
         f"lr_multiplier.warmup_length={sched.warmup_length}",
