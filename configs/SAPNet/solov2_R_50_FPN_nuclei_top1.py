@@ -4,7 +4,8 @@ step benchmark at the paper's model size (projects/SAPNet/README.md, "Step time"
 the ImageNet R-50 weights at ``train.init_checkpoint`` (a user path; nothing is downloaded).
 
     python tools/benchmark_train_step.py --num-threads 1 --steps 2 \\
-        --config-file configs/SAPNet/sapnet_R_50_FPN_nuclei.py --config-file configs/SAPNet/solov2_R_50_FPN_nuclei_top1.py
+        --config-file configs/SAPNet/solov2_R_50_FPN_nuclei_top1.py \\
+        --config-file configs/SAPNet/sapnet_R_50_FPN_nuclei.py
 """
 from ..common.data.sapnet_nuclei import at_paper_scale, dataloader_top1
 from ..common.models.solov2_R_50_FPN import R50_IMAGENET_CHECKPOINT

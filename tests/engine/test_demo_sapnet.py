@@ -46,7 +46,8 @@ def test_sapnet_stage_full_pairs_seeds_and_evaluates_on_the_training_tiles(capsy
         assert "dataloader.test.dataset.names=pointdet_nuclei_train" in c
         assert f"dataloader.evaluator.output_dir={out}/{name}/eval_train" in c
     selects = [c for c in cmds if "sapnet_select.py" in c[1] and c[2] == "sapnet"]
-    assert [c[c.index("--output") + 1] for c in selects] == [f"{out}/sapnet_s0_boxes.json", f"{out}/sapnet_s1_boxes.json"]
+    outputs = [c[c.index("--output") + 1] for c in selects]
+    assert outputs == [f"{out}/sapnet_s0_boxes.json", f"{out}/sapnet_s1_boxes.json"]
 
 
 def test_sapnet_summary_reads_the_written_results(capsys, tmp_path):
