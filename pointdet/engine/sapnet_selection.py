@@ -140,6 +140,7 @@ class SAPNetSelectionProducer(_ProposalProducer):
     def produce(self, source, image_ids):
         import torch
         from detectron2.data import build_detection_test_loader
+        from detectron2.structures import Boxes
 
         from pointdet.data.categories import CategoryIdMap
         from pointdet.data.dataset_mapper import PointDatasetMapper
@@ -163,10 +164,10 @@ class SAPNetSelectionProducer(_ProposalProducer):
                 sx = x["width"] / x["image"].shape[-1]
                 sy = x["height"] / x["image"].shape[-2]
                 res = OrderedDict()
-                for aid, b, k in zip(r["ann_ids"].tolist(), r["box_prm"], r["mask_index"].tolist()):
-                    # PPG's enlarged boxes can reach past the image: the written box is clipped to it
-                    b = (b * torch.tensor([sx, sy, sx, sy])).clamp(min=0.0)
-                    b = torch.minimum(b, torch.tensor([x["width"], x["height"]] * 2, dtype=b.dtype)).tolist()
+                # PPG's enlarged boxes can reach past the image: the written boxes are clipped to it
+                boxes = Boxes(r["box_prm"] * torch.tensor([sx, sy, sx, sy]))
+                boxes.clip((x["height"], x["width"]))
+                for aid, b, k in zip(r["ann_ids"].tolist(), boxes.tensor.tolist(), r["mask_index"].tolist()):
                     res[int(aid)] = self._fields(int(aid), int(k), [b[0], b[1], b[2] - b[0], b[3] - b[1]])
                 done.add(x["image_id"])
                 yield x["image_id"], res
