@@ -9,7 +9,8 @@ The model is :class:`CoMiningRetinaNet` with the paper's values (tau 0.6, theta1
 0.4, top 1,000 per level, at most 100 pseudo boxes per tile and view); the second view is the
 colour jitter of :class:`TwoViewDatasetMapper`. ``hooks.mined_quality`` logs the mined boxes'
 count and precision / recall against the erased crowns every 100 iterations (first 16 tiles)
-and writes pictures and ``mined_boxes.json`` into ``<output_dir>/mined``. The scheme files
+and after training (all tiles), then writes pictures, ``mined_boxes.json`` and
+``mined_quality.json`` into ``<output_dir>/mined``. The scheme files
 ``retinanet_mnv2_fpn_trees_{original,augmented,joint,cogen,comining}.py`` import this one.
 """
 from detectron2.config import LazyCall as L

@@ -9,6 +9,7 @@ their quality during training, pictures of them, and the final mined set as a fi
   (:func:`pointdet.evaluation.annotation_quality.pseudo_label_precision_recall`) into the event
   storage (``comining/mined_*``; metrics.json and tensorboard), PNGs of the mined boxes beside
   the erased and the kept annotations, and the mined set as a results file.
+* :func:`mine_checkpoint` -- the hook's final measurement for a saved checkpoint.
 * :func:`draw_mined_boxes` -- one such picture.
 * :func:`export_mined_annotations` -- a training file with the mined boxes added as annotations.
 """
@@ -36,7 +37,7 @@ from pointdet.engine.relabel import RelabelProducer, RelabelSource, relabel_file
 from pointdet.evaluation.annotation_quality import pseudo_label_precision_recall
 from pointdet.utils.file_io import atomic_open
 
-__all__ = ["mine_dataset", "MinedBoxQualityHook", "draw_mined_boxes", "export_mined_annotations"]
+__all__ = ["mine_dataset", "MinedBoxQualityHook", "mine_checkpoint", "draw_mined_boxes", "export_mined_annotations"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +132,16 @@ def _write_png(path: str, image_rgb: np.ndarray) -> None:
 class MinedBoxQualityHook(HookBase):
     """Quality of the mined boxes during Co-mining training (see the module docstring).
 
-    Every ``period`` iterations and after the last one (main process only), mines the first
-    ``max_images`` images of ``dataset_name`` with the current weights and puts
-    ``comining/mined_per_image``, ``comining/mined_precision`` and ``comining/mined_recall``
-    (IoU >= ``iou_threshold`` with an erased annotation of the same class) into the storage.
-    After training it also writes ``num_vis`` PNGs (:func:`draw_mined_boxes`, the images with
-    the most erased annotations first) and the mined
-    set ``mined_boxes.json`` (results format) into ``output_dir``.
+    Every ``period`` iterations (main process only), mines the first ``max_images`` images of
+    ``dataset_name`` with the current weights and puts ``comining/mined_per_image``,
+    ``comining/mined_precision`` and ``comining/mined_recall`` (IoU >= ``iou_threshold`` with an
+    erased annotation of the same class, recall over the erased annotations of the mined images)
+    into the storage. After the last iteration it does the same on the first
+    ``final_max_images`` images (default: the whole set) and writes into ``output_dir``:
+    ``num_vis`` PNGs (:func:`draw_mined_boxes`, the images with the most erased annotations
+    first), the mined set ``mined_boxes.json`` (results format) and the numbers
+    ``mined_quality.json``. :meth:`measure` does the same for any model
+    (:func:`mine_checkpoint`: a saved checkpoint).
     """
 
     def __init__(
@@ -147,7 +151,8 @@ class MinedBoxQualityHook(HookBase):
         period: int,
         output_dir: str,
         erased_json: Optional[str] = None,
-        max_images: int = 16,
+        max_images: Optional[int] = 16,
+        final_max_images: Optional[int] = None,
         num_vis: int = 4,
         iou_threshold: float = 0.5,
         augmentations: Optional[List[T.Augmentation]] = None,
@@ -161,7 +166,9 @@ class MinedBoxQualityHook(HookBase):
             erased_json: the erased annotations; None = ``<training json>_erased.json`` (as
                 ``tools/make_weak_annotations.py sparse`` writes it) when it exists, else no
                 precision / recall.
-            max_images: images mined per evaluation (None: all).
+            max_images: images mined per periodic evaluation (None: all).
+            final_max_images: images mined after training (None: all, so that
+                ``mined_boxes.json`` covers the training set).
             augmentations: the deterministic test-time resize (default: none).
             image_format: the model's input format.
         """
@@ -174,36 +181,56 @@ class MinedBoxQualityHook(HookBase):
             erased_json = candidate if candidate and os.path.isfile(candidate) else None
         self.erased_json = erased_json
         self.max_images = max_images
+        self.final_max_images = final_max_images
         self.num_vis = num_vis
         self.iou_threshold = iou_threshold
         self.mapper = DatasetMapper(is_train=True, augmentations=list(augmentations or []), image_format=image_format)
         self.image_format = image_format
         self._dicts = None
 
-    def _images(self):
+    def _images(self, limit: Optional[int]):
         if self._dicts is None:
-            dicts = DatasetCatalog.get(self.dataset_name)
-            self._dicts = dicts if self.max_images is None else dicts[: self.max_images]
-        return self._dicts
+            self._dicts = DatasetCatalog.get(self.dataset_name)
+        return self._dicts if limit is None else self._dicts[:limit]
 
-    def evaluate(self, final: bool = False) -> Dict[str, float]:
-        """Mine, score and log; with ``final`` also write the PNGs and ``mined_boxes.json``."""
-        mined = list(mine_dataset(self.trainer.model, self._images(), self.mapper, self.dataset_name))
+    def measure(self, model, final: bool = False, progress: bool = False) -> Dict[str, float]:
+        """Mine with ``model`` and score the mined boxes: the first ``max_images`` images, or with
+        ``final`` the first ``final_max_images`` and write the PNGs, ``mined_boxes.json`` and
+        ``mined_quality.json`` into ``output_dir``. ``progress``: a tqdm bar over the images.
+
+        Returns:
+            ``mined_per_image``, and with erased annotations ``mined_precision`` and
+            ``mined_recall`` (NaN when undefined).
+        """
+        images = self._images(self.final_max_images if final else self.max_images)
+        mining = mine_dataset(model, images, self.mapper, self.dataset_name)
+        if progress:
+            from tqdm import tqdm
+
+            mining = tqdm(mining, total=len(images), desc="mining", unit="img")
+        mined = list(mining)
         records = [r for _, recs in mined for r in recs]
         stats = OrderedDict(mined_per_image=len(records) / max(len(mined), 1))
         if self.erased_json is not None:
-            pr = pseudo_label_precision_recall(records, self.erased_json, iou_threshold=self.iou_threshold)
+            pr = pseudo_label_precision_recall(records, self.erased_json, iou_threshold=self.iou_threshold,
+                                               image_ids=[d["image_id"] for d, _ in mined])  # fmt: skip
             stats.update(mined_precision=pr["precision"], mined_recall=pr["recall"])
-        storage = self.trainer.storage
-        for k, v in stats.items():
-            if not math.isnan(v):
-                storage.put_scalar(f"comining/{k}", v, smoothing_hint=False)
         logger.info("Co-mining mined boxes on %d images of %s: %s", len(mined), self.dataset_name,
                     ", ".join(f"{k} {v:.3f}" for k, v in stats.items()))  # fmt: skip
         if final:
             os.makedirs(self.output_dir, exist_ok=True)
             atomic_write_json(records, os.path.join(self.output_dir, "mined_boxes.json"))
+            quality = OrderedDict(images=len(mined), **{k: None if math.isnan(v) else v for k, v in stats.items()})
+            atomic_write_json(quality, os.path.join(self.output_dir, "mined_quality.json"))
             self._write_pictures(mined)
+        return stats
+
+    def evaluate(self, final: bool = False) -> Dict[str, float]:
+        """:meth:`measure` with the trainer's model, the numbers put into the event storage."""
+        stats = self.measure(self.trainer.model, final=final)
+        for k, v in stats.items():
+            if not math.isnan(v):
+                self.trainer.storage.put_scalar(f"comining/{k}", v, smoothing_hint=False)
         return stats
 
     def _write_pictures(self, mined) -> None:
@@ -229,6 +256,42 @@ class MinedBoxQualityHook(HookBase):
     def after_train(self):
         if comm.is_main_process() and self.trainer.iter + 1 >= self.trainer.max_iter:
             self.evaluate(final=True)
+
+
+def mine_checkpoint(
+    config_file: str,
+    weights: str,
+    output_dir: Optional[str] = None,
+    opts: Sequence[str] = (),
+    device: Optional[str] = None,
+    progress: bool = True,
+) -> Dict[str, float]:
+    """:class:`MinedBoxQualityHook`'s final measurement for a saved Co-mining checkpoint: the
+    config's ``hooks.mined_quality`` (its data set, erased annotations, resize and image count)
+    mined with ``weights``; writes ``mined_boxes.json``, ``mined_quality.json`` and the PNGs.
+
+    Args:
+        config_file: a Co-mining LazyConfig with ``hooks.mined_quality``; ``opts``: overrides.
+        output_dir: replaces the hook's ``output_dir`` (None: keep it).
+        device: "cpu" / "cuda" (default: the config's). progress: a tqdm bar.
+    Returns:
+        The hook's numbers (see :meth:`MinedBoxQualityHook.measure`).
+    """
+    from detectron2.config import instantiate
+
+    from .model_loading import load_model_from_config
+
+    model, cfg = load_model_from_config(config_file, weights, opts, device, require_method="generate_pseudo_boxes")
+    hooks = cfg.get("hooks", None)
+    spec = hooks.get("mined_quality", None) if hasattr(hooks, "get") else None
+    if spec is None:
+        raise ValueError(f"{config_file}: no hooks.mined_quality (a MinedBoxQualityHook) to take the settings from")
+    if output_dir is not None:
+        spec.output_dir = output_dir
+    hook = instantiate(spec)
+    if not isinstance(hook, MinedBoxQualityHook):
+        raise ValueError(f"{config_file}: hooks.mined_quality builds {type(hook).__name__}, not a MinedBoxQualityHook")
+    return hook.measure(model, final=True, progress=progress)
 
 
 class _MinedBoxes(RelabelProducer):

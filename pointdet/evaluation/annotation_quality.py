@@ -16,7 +16,7 @@ the requested outputs (never over an input file).
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -302,7 +302,11 @@ def corloc_miou(
 # mined pseudo-labels vs erased GT (DMiner / Co-mining)
 # ----------------------------------------------------------------------------------------
 def pseudo_label_precision_recall(
-    pseudo, erased_gt: CocoLike, iou_threshold: float = 0.5, score_threshold: float = 0.0
+    pseudo,
+    erased_gt: CocoLike,
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.0,
+    image_ids: Optional[Iterable] = None,
 ) -> Dict[str, Any]:
     """Precision/recall of mined pseudo boxes against the erased (unlabelled) GT.
 
@@ -315,6 +319,8 @@ def pseudo_label_precision_recall(
             default 1) or a COCO file whose annotations are the pseudo boxes.
         erased_gt: the ``<name>_erased.json`` file (erased annotations only).
         score_threshold: pseudo boxes with score below it are dropped first.
+        image_ids: score only these images (e.g. the subset that was mined): the erased GT of
+            other images does not count towards recall; None = every image of ``erased_gt``.
     Returns:
         ``{"precision", "recall", "tp", "num_pseudo", "num_erased"}``; precision is NaN with no
         pseudo boxes, recall NaN with no erased GT.
@@ -324,10 +330,16 @@ def pseudo_label_precision_recall(
     er_d, er_src = _load(erased_gt, "erased")
     plist, p_src = load_results(pseudo, accept_coco_file=True, what="pseudo boxes")
     img_ids = {im["id"] for im in er_d["images"]}
+    if image_ids is not None:
+        image_ids = set(image_ids)
+        unknown = image_ids - img_ids
+        if unknown:
+            raise CocoFormatError(f"{er_src}: image ids {sorted(unknown, key=str)[:5]} are not in the file")
+        img_ids = image_ids
     gts: Dict[Tuple[int, int], List[List[float]]] = {}
     n_erased = 0
     for a in er_d["annotations"]:
-        if a.get("iscrowd", 0):
+        if a.get("iscrowd", 0) or a["image_id"] not in img_ids:
             continue
         if "bbox" not in a:
             raise CocoFormatError(f"{er_src}: annotation id {a['id']} has no 'bbox'")
@@ -344,7 +356,10 @@ def pseudo_label_precision_recall(
         if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in b)):
             raise CocoFormatError(f"{p_src}: pseudo box #{i} (image id {p.get('image_id')}) has malformed bbox {b!r}")
         if p.get("image_id") not in img_ids:
-            raise CocoFormatError(f"{p_src}: pseudo box #{i} has image id {p.get('image_id')!r}, not in {er_src}")
+            raise CocoFormatError(
+                f"{p_src}: pseudo box #{i} has image id {p.get('image_id')!r}, not in {er_src}"
+                + ("" if image_ids is None else " (restricted to the scored images)")
+            )
         if s < score_threshold:
             continue
         dets.setdefault((p["image_id"], p.get("category_id")), []).append((float(s), b))

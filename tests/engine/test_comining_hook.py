@@ -58,6 +58,9 @@ def _erased(tmp_path):
     path.write_text(json.dumps({
         "images": [{"id": i, "file_name": f"{i}.png", "height": 64, "width": 64} for i in range(1, 5)],
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [40.0, 40.0, 10.0, 10.0], "area": 100.0,
+                         "iscrowd": 0},
+                        # on image 3, missed by the mined boxes (IoU 0.09 with [0, 0, 10, 10])
+                        {"id": 2, "image_id": 3, "category_id": 1, "bbox": [5.0, 5.0, 3.0, 3.0], "area": 9.0,
                          "iscrowd": 0}],
         "categories": [{"id": 1, "name": "box"}],
     }))  # fmt: skip
@@ -91,13 +94,19 @@ def test_quality_hook_logs_precision_recall_and_writes_pictures(one_based, tmp_p
     trainer.register_hooks([hook])
     trainer.train(0, 3)
     h = trainer.storage.history
-    # mined at iteration 2 and after training: 2 boxes on image 1, one of which is the erased box
+    # mined at iteration 2 on image 1 (max_images): 2 boxes, one of which is its erased box (the
+    # erased box of image 3 is not counted); after training on all 4 images (final_max_images
+    # None): 8 boxes, the same single match, 1 of the 2 erased boxes found
+    assert len(dicts) == 4
     assert [v for v, _ in h("comining/mined_per_image").values()] == [2.0, 2.0]
-    assert h("comining/mined_precision").latest() == pytest.approx(0.5)
-    assert h("comining/mined_recall").latest() == pytest.approx(1.0)
+    assert [v for v, _ in h("comining/mined_precision").values()] == [pytest.approx(0.5), pytest.approx(1 / 8)]
+    assert [v for v, _ in h("comining/mined_recall").values()] == [pytest.approx(1.0), pytest.approx(0.5)]
     assert h("comining/pseudo_per_image_original").latest() == 2.0  # the training step's own count
     records = json.loads((tmp_path / "mined" / "mined_boxes.json").read_text())
-    assert [r["bbox"] for r in records] == [[40.0, 40.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]]
+    assert [r["image_id"] for r in records] == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert [r["bbox"] for r in records[:2]] == [[40.0, 40.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]]
+    quality = json.loads((tmp_path / "mined" / "mined_quality.json").read_text())
+    assert quality == {"images": 4, "mined_per_image": 2.0, "mined_precision": 0.125, "mined_recall": 0.5}
     import cv2
 
     png = cv2.imread(str(tmp_path / "mined" / "mined_1.png"))
@@ -162,5 +171,52 @@ def test_pictures_show_the_images_with_most_erased_annotations(one_based, tmp_pa
                                num_vis=1)  # fmt: skip
     dicts = DatasetCatalog.get(one_based)
     (tmp_path / "vis").mkdir()
-    hook._write_pictures([(dicts[2], []), (dicts[0], []), (dicts[1], [])])  # image 1 holds the erased box
+    hook._write_pictures([(dicts[1], []), (dicts[0], []), (dicts[3], [])])  # of these, only image 1 has an erased box
     assert sorted(p.name for p in (tmp_path / "vis").iterdir()) == ["mined_1.png"]
+
+
+def test_mine_checkpoint_tool_covers_the_training_set(tmp_path, capsys):
+    """``tools/mine_boxes.py``: a saved checkpoint mined over every training image with the
+    config's hook settings (the untrained tiny model passes its tau of 0.005 everywhere)."""
+    from detectron2.config import LazyConfig
+
+    from pointdet.engine.comining import mine_checkpoint
+    from tests.engine.comining_tiny import write_comining_tiny_config
+    from tools.mine_boxes import main
+
+    base = write_comining_tiny_config(str(tmp_path / "data"))
+    train = json.loads((tmp_path / "data" / "train.json").read_text())
+    erased = tmp_path / "erased.json"  # every training box counts as erased
+    erased.write_text(json.dumps(train))
+    cfg_path = tmp_path / "with_hook.py"
+    cfg_path.write_text(
+        "from detectron2.config import LazyCall as L\n"
+        "from detectron2.config import LazyConfig\n"
+        "from pointdet.engine.comining import MinedBoxQualityHook\n"
+        f"_base = LazyConfig.load({base!r})\n"
+        "model, dataloader, optimizer, lr_multiplier, train = (_base.model, _base.dataloader,\n"
+        "    _base.optimizer, _base.lr_multiplier, _base.train)\n"
+        "train.device = 'cpu'\n"
+        "hooks = dict(mined_quality=L(MinedBoxQualityHook)(dataset_name='tn_tiny_train', period=0,\n"
+        f"    output_dir='unused', erased_json={str(erased)!r}, max_images=1, num_vis=1))\n"
+    )
+    model = instantiate(LazyConfig.load(str(cfg_path)).model)
+    weights = tmp_path / "run" / "model_final.pth"
+    weights.parent.mkdir()
+    torch.save({"model": model.state_dict()}, weights)
+
+    main(["--config-file", str(cfg_path), "--weights", str(weights), "--quiet"])
+    out = tmp_path / "run" / "mined"  # the default: beside the weights
+    assert "mined_per_image" in capsys.readouterr().out
+    quality = json.loads((out / "mined_quality.json").read_text())
+    assert quality["images"] == len(train["images"]) > 1  # all images, not the periodic max_images
+    records = json.loads((out / "mined_boxes.json").read_text())
+    assert {r["image_id"] for r in records} == {im["id"] for im in train["images"]}
+    assert quality["mined_per_image"] == pytest.approx(len(records) / len(train["images"]))
+    assert 0.0 <= quality["mined_precision"] <= 1.0 and 0.0 <= quality["mined_recall"] <= 1.0
+    assert len(list(out.glob("mined_*.png"))) == 1
+
+    with pytest.raises(FileNotFoundError, match="--weights"):
+        mine_checkpoint(str(cfg_path), str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match="no hooks.mined_quality"):
+        mine_checkpoint(base, str(weights), progress=False)

@@ -164,6 +164,19 @@ def test_pseudo_label_precision_recall_hand_computed():
     assert out["tp"] == 1 and out["num_pseudo"] == 2 and out["recall"] == pytest.approx(1 / 3)
 
 
+def test_pseudo_label_precision_recall_on_a_subset_of_images():
+    # image 2 holds one more erased box; scoring image 1 alone leaves it out of the recall
+    erased = _coco([_ann(11, [0, 0, 10, 10]), _ann(12, [50, 50, 10, 10]), _ann(21, [0, 0, 10, 10], img=2)])
+    pseudo = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}]
+    assert pseudo_label_precision_recall(pseudo, erased)["recall"] == pytest.approx(1 / 3)
+    out = pseudo_label_precision_recall(pseudo, erased, image_ids=[1])
+    assert out == {"precision": 1.0, "recall": 0.5, "tp": 1, "num_pseudo": 1, "num_erased": 2}
+    with pytest.raises(CocoFormatError, match="restricted to the scored images"):
+        pseudo_label_precision_recall(pseudo, erased, image_ids=[2])
+    with pytest.raises(CocoFormatError, match=r"image ids \[9\] are not in the file"):
+        pseudo_label_precision_recall(pseudo, erased, image_ids=[1, 9])
+
+
 def test_pseudo_label_greedy_by_score():
     erased = _coco([_ann(11, [0, 0, 10, 10])])
     # the higher-scored box (IoU 0.6) takes the GT although the lower one fits better

@@ -31,7 +31,8 @@ def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence
     """The hard sparse set of the trees, then for every detector ("retinanet", "fcos") and
     seed the ``original`` and the ``comining`` scheme (configs
     ``configs/CoMining/<det>_mnv2_fpn_trees_<scheme>.py``); ``max_iter`` > 0 replaces the
-    configs' schedule."""
+    configs' schedule. A Co-mining run whose ``mined/mined_quality.json`` is missing (one
+    trained before the hook wrote it) is measured with ``tools/mine_boxes.py``."""
     from pointdet.data.demo import demo_root
 
     ann_dir = os.path.join(demo_root(), "trees", "annotations")
@@ -45,11 +46,19 @@ def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence
         for seed in seeds:
             for scheme in SCHEMES:
                 run_dir = _run_dir(out, det, scheme, seed)
-                runner.train(f"configs/CoMining/{det}_mnv2_fpn_trees_{scheme}.py", f"train.output_dir={run_dir}",
-                             f"train.seed={seed}", *(schedule_overrides(max_iter) if max_iter else []),
-                             outputs=[os.path.join(run_dir, "model_final.pth")])  # fmt: skip
+                config = f"configs/CoMining/{det}_mnv2_fpn_trees_{scheme}.py"
+                weights = os.path.join(run_dir, "model_final.pth")
+                runner.train(config, f"train.output_dir={run_dir}", f"train.seed={seed}",
+                             *(schedule_overrides(max_iter) if max_iter else []), outputs=[weights])  # fmt: skip
+                if scheme == "comining":
+                    runner.tool("mine_boxes.py", "--config-file", config, "--weights", weights, "--quiet",
+                                outputs=[_mined_quality_json(run_dir)])  # fmt: skip
     if not runner.dry_run:
         print_comining_summary(out, detectors, seeds)
+
+
+def _mined_quality_json(run_dir: str) -> str:
+    return os.path.join(run_dir, "mined", "mined_quality.json")
 
 
 def read_last_metrics(metrics_json: str, keys: Sequence[str]) -> Dict[str, Optional[float]]:
@@ -74,9 +83,10 @@ def _fmt(v: Optional[float], scale: float = 1.0) -> str:
 
 
 def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[int]) -> None:
-    """Box AP / AP50 on ``pointdet_trees_val`` of each run side by side, and the final mined
-    boxes' count, precision and recall (first 16 training tiles) of the Co-mining runs."""
-    keys = ("bbox/AP", "bbox/AP50", "comining/mined_per_image", "comining/mined_precision", "comining/mined_recall")
+    """Box AP / AP50 on ``pointdet_trees_val`` of each run side by side, and for the Co-mining
+    runs the final model's mined boxes on every training tile: count, precision and recall against
+    the erased crowns (``mined/mined_quality.json``)."""
+    keys = ("bbox/AP", "bbox/AP50")
     print("\n[demo] Co-mining on the tree tiles, hard set (half of each tile's crowns erased); "
           "box AP on pointdet_trees_val")
     print("[demo] | detector | seed | scheme | AP | AP50 | mined / tile | mined precision % | mined recall % |")
@@ -84,10 +94,14 @@ def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[i
     for det in detectors:
         for seed in seeds:
             for scheme in SCHEMES:
-                m = read_last_metrics(os.path.join(_run_dir(out, det, scheme, seed), "metrics.json"), keys)
-                mined = ("n/a", "n/a", "n/a") if scheme == "original" else (
-                    _fmt(m["comining/mined_per_image"]), _fmt(m["comining/mined_precision"], 100),
-                    _fmt(m["comining/mined_recall"], 100))  # fmt: skip
+                run_dir = _run_dir(out, det, scheme, seed)
+                m = read_last_metrics(os.path.join(run_dir, "metrics.json"), keys)
+                q = {}
+                if scheme == "comining" and os.path.isfile(_mined_quality_json(run_dir)):
+                    with open(_mined_quality_json(run_dir)) as f:
+                        q = json.load(f)
+                mined = (_fmt(q.get("mined_per_image")), _fmt(q.get("mined_precision"), 100),
+                         _fmt(q.get("mined_recall"), 100))  # fmt: skip
                 print(f"[demo] | {det} | {seed} | {scheme} | {_fmt(m['bbox/AP'])} | {_fmt(m['bbox/AP50'])} | "
                       f"{' | '.join(mined)} |")  # fmt: skip
 
