@@ -4,7 +4,7 @@ import json
 import os
 
 from pointdet.engine.demo import DEMO_STAGES
-from pointdet.engine.demo.comining import FULL_ITERS, FULL_LR, print_comining_summary, read_last_metrics
+from pointdet.engine.demo.comining import FULL_ITERS, print_comining_summary, read_last_metrics
 from pointdet.engine.demo.runner import REPO
 from tests.engine.demo_fixtures import dry_run_commands
 
@@ -42,11 +42,9 @@ def test_full_form_pairs_seeds_for_both_detectors(capsys, tmp_path):
     expected = [(f"configs/CoMining/{d}_mnv2_fpn_trees_{s}.py", f"train.seed={seed}")
                 for d in ("retinanet", "fcos") for seed in (0, 1) for s in ("original", "comining")]  # fmt: skip
     assert runs == expected
-    # every run of the full form has the same longer schedule (with its milestones rebuilt) and the
-    # paper's learning rate scaled linearly from 16 images per batch to the demo's 4
-    assert FULL_LR == 0.0025
+    # every run of the full form has the same longer schedule (with its milestones rebuilt)
     assert all(f"train.max_iter={FULL_ITERS}" in c and f"lr_multiplier.scheduler.num_updates={FULL_ITERS}" in c
-               and f"optimizer.lr={FULL_LR}" in c for c in trainings)  # fmt: skip
+               for c in trainings)  # fmt: skip
 
 
 def test_summary_reads_the_last_metrics(tmp_path, capsys):

@@ -51,6 +51,8 @@ def test_sparse_settings():
 def test_scheme_files_differ_from_the_base_only_by_the_scheme(det, cls, stock, nms, where, scheme):
     cfg = LazyConfig.load(os.path.join(CONFIGS, f"{det}_{where}_{scheme}.py"))
     base = LazyConfig.load(os.path.join(CONFIGS, f"base_{det}_{where}.py"))
+    if where == "mnv2_fpn_trees":  # every scheme: the paper's lr (0.01 at 16 images) scaled to 4 tiles
+        assert cfg.dataloader.train.total_batch_size == 4 and cfg.optimizer.lr == pytest.approx(0.0025)
     apply_scheme(base.model, base.dataloader, scheme)
     assert LazyConfig.to_py(cfg.model) == LazyConfig.to_py(base.model)
     assert LazyConfig.to_py(cfg.dataloader) == LazyConfig.to_py(base.dataloader)

@@ -6,9 +6,7 @@ and the mined boxes' precision / recall against the erased crowns.
 Short form (``--stages comining``): RetinaNet, seed 0, the configs' 300-iteration CPU
 schedule. Full form (``--full``): also FCOS, and seeds 0 and 1 (paired: the same seed for both
 schemes), each run with a ``FULL_ITERS``-iteration schedule (at 300 iterations no prediction
-passes tau, so Co-mining mines nothing) and the learning rate ``FULL_LR``: the paper's 0.01 for
-16 images per batch, scaled linearly to the demo's 4 (the configs' 0.01 suits their 300
-iterations; over 1,500 the RetinaNet baseline diverged with it). Not part of ``make demo``: each Co-mining run takes
+passes tau, so Co-mining mines nothing). Not part of ``make demo``: each Co-mining run takes
 about twice its baseline's time (see ``projects/CoMining/README.md``).
 """
 import json
@@ -18,10 +16,9 @@ from typing import Dict, Optional, Sequence
 
 from .runner import DemoRunner, register_stage, schedule_overrides
 
-__all__ = ["FULL_ITERS", "FULL_LR", "comining_chain", "read_last_metrics", "print_comining_summary"]
+__all__ = ["FULL_ITERS", "comining_chain", "read_last_metrics", "print_comining_summary"]
 
 FULL_ITERS = 1500
-FULL_LR = 0.01 * 4 / 16
 
 SCHEMES = ("original", "comining")
 
@@ -30,13 +27,11 @@ def _run_dir(out: str, det: str, scheme: str, seed: int) -> str:
     return os.path.join(out, f"{det}_{scheme}_s{seed}")
 
 
-def comining_chain(
-    runner: DemoRunner, detectors: Sequence[str], seeds: Sequence[int], max_iter: int = 0, lr: float = 0.0
-) -> None:
+def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence[int], max_iter: int = 0) -> None:
     """The hard sparse set of the trees, then for every detector ("retinanet", "fcos") and
     seed the ``original`` and the ``comining`` scheme (configs
     ``configs/CoMining/<det>_mnv2_fpn_trees_<scheme>.py``); ``max_iter`` > 0 replaces the
-    configs' schedule and ``lr`` > 0 their learning rate. A Co-mining run whose ``mined/mined_quality.json`` is missing (one
+    configs' schedule. A Co-mining run whose ``mined/mined_quality.json`` is missing (one
     trained before the hook wrote it) is measured with ``tools/mine_boxes.py``."""
     from pointdet.data.demo import demo_root
 
@@ -54,8 +49,7 @@ def comining_chain(
                 config = f"configs/CoMining/{det}_mnv2_fpn_trees_{scheme}.py"
                 weights = os.path.join(run_dir, "model_final.pth")
                 runner.train(config, f"train.output_dir={run_dir}", f"train.seed={seed}",
-                             *(schedule_overrides(max_iter) if max_iter else []),
-                             *([f"optimizer.lr={lr}"] if lr else []), outputs=[weights])  # fmt: skip
+                             *(schedule_overrides(max_iter) if max_iter else []), outputs=[weights])  # fmt: skip
                 if scheme == "comining":
                     runner.tool("mine_boxes.py", "--config-file", config, "--weights", weights, "--quiet",
                                 outputs=[_mined_quality_json(run_dir)])  # fmt: skip
@@ -118,6 +112,6 @@ def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[i
                 default=False)  # fmt: skip
 def stage_comining(runner: DemoRunner) -> None:
     if runner.full:
-        comining_chain(runner, ("retinanet", "fcos"), (0, 1), max_iter=FULL_ITERS, lr=FULL_LR)
+        comining_chain(runner, ("retinanet", "fcos"), (0, 1), max_iter=FULL_ITERS)
     else:
         comining_chain(runner, ("retinanet",), (0,))
