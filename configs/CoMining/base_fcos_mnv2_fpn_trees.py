@@ -1,7 +1,7 @@
 """Co-mining demo: FCOS (ImageNet MobileNetV2-FPN, slim GN head) on the aerial-tree tiles, hard
 sparse set; the recipe of ``configs/demo/fcos_mnv2_fpn_trees.py`` (a SHORT CPU schedule) with
 :class:`CoMiningFCOS` (tau 0.6 on the class probability, theta1 0.6 = FCOS's test NMS, theta2
-0.4). Data and learning rate (0.0025) as ``base_retinanet_mnv2_fpn_trees.py``.
+0.4). Data and recipe (lr 0.0025) as ``base_retinanet_mnv2_fpn_trees.py``.
 """
 from pointdet.modeling.comining import CoMiningFCOS
 

@@ -3,11 +3,11 @@ the hard sparse set (half of each tile's crowns erased: ``pointdet_trees_train_s
 made by ``tools/make_weak_annotations.py sparse --level hard --seed 0``), evaluated on the fully
 annotated ``pointdet_trees_val``.
 
-The recipe of ``configs/demo/retinanet_mnv2_fpn_trees.py`` (300 iterations of 4 tiles, SGD with
-gradient-norm clipping, 100 warm-up iterations: a SHORT CPU schedule, not a result) with the
-paper's learning rate, 0.01 for 16 images per batch, scaled linearly to the 4 tiles: 0.0025.
-With the demo's 0.01 this RetinaNet collapsed: by iteration 500 its best boxes were the same on
-every tile, along the tile borders (see ``projects/CoMining/README.md``, "Demo").
+The recipe of ``configs/demo/retinanet_mnv2_fpn_trees.py`` (300 iterations of 4 tiles, SGD lr
+0.0025 = the paper's 0.01 at 16 images scaled linearly to 4, gradient-norm clipping, 100 warm-up
+iterations): a SHORT CPU schedule, not a result. With lr 0.01 this RetinaNet collapsed: by
+iteration 500 its best boxes were the same on every tile, along the tile borders (see
+``projects/CoMining/README.md``, "Demo").
 The model is :class:`CoMiningRetinaNet` with the paper's values (tau 0.6, theta1 0.5, theta2
 0.4, top 1,000 per level, at most 100 pseudo boxes per tile and view); the second view is the
 colour jitter of :class:`TwoViewDatasetMapper`. ``hooks.mined_quality`` logs the mined boxes'
@@ -25,7 +25,6 @@ from ..demo.retinanet_mnv2_fpn_trees import dataloader, lr_multiplier, model, op
 from ..common.comining_schemes import as_comining, two_view
 
 as_comining(model, CoMiningRetinaNet)  # tau, theta1, theta2 and the caps of co-generation
-optimizer.lr = 0.01 * 4 / 16  # the paper's lr at 16 images per batch, linear scaling to 4
 
 dataloader.train.dataset.names = sparse_train_name("pointdet_trees_train", "hard", 0)
 two_view(dataloader)
