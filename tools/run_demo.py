@@ -22,7 +22,8 @@ from pointdet.engine.demo import DEMO_STAGES, DemoRunner, choose_num_threads, ru
 
 
 def build_parser() -> argparse.ArgumentParser:
-    stages = "\n".join(f"  {s.name:<10}{' (default)' if s.default else ''} {s.help}" for s in DEMO_STAGES.values())
+    width = max(len(s.name) for s in DEMO_STAGES.values())
+    stages = "\n".join(f"  {s.name:<{width}}{' (default)' if s.default else ''} {s.help}" for s in DEMO_STAGES.values())
     parser = argparse.ArgumentParser(
         description=__doc__ + "\nstages:\n" + stages, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -44,7 +45,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stages = None if args.stages is None else [s.strip() for s in args.stages.split(",") if s.strip()]
     if stages is not None and any(s not in DEMO_STAGES for s in stages):
-        parser.error(f"unknown stage(s) {[s for s in stages if s not in DEMO_STAGES]}; choose from {sorted(DEMO_STAGES)}")
+        unknown = [s for s in stages if s not in DEMO_STAGES]
+        parser.error(f"unknown stage(s) {unknown}; choose from {sorted(DEMO_STAGES)}")
     runner = DemoRunner(
         output_dir=args.output_dir,
         force=args.force,

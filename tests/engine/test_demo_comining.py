@@ -4,13 +4,14 @@ import json
 import os
 
 from pointdet.engine.demo import DEMO_STAGES
-from pointdet.engine.demo.comining import FULL_ITERS, print_comining_summary, read_last_metrics
+from pointdet.engine.demo.comining import ABLATION_SCHEMES, FULL_ITERS, print_comining_summary, read_last_metrics
 from pointdet.engine.demo.runner import REPO
 from tests.engine.demo_fixtures import dry_run_commands
 
 
 def test_stage_is_registered_off_by_default():
     assert "comining" in DEMO_STAGES and DEMO_STAGES["comining"].default is False
+    assert "comining_joint" in DEMO_STAGES and DEMO_STAGES["comining_joint"].default is False
 
 
 def test_short_form_commands(capsys, tmp_path):
@@ -47,6 +48,23 @@ def test_full_form_pairs_seeds_for_both_detectors(capsys, tmp_path):
                for c in trainings)  # fmt: skip
 
 
+def test_joint_stage_adds_the_joint_scheme_to_the_fcos_pairs(capsys, tmp_path):
+    short = dry_run_commands(capsys, tmp_path, ["comining_joint"])
+    configs = [c[c.index("--config-file") + 1] for c in short if os.path.basename(c[1]) == "train_net.py"]
+    assert configs == [f"configs/CoMining/fcos_mnv2_fpn_trees_{s}.py" for s in ABLATION_SCHEMES]
+    assert all(os.path.isfile(os.path.join(REPO, c)) for c in configs)
+    full = dry_run_commands(capsys, tmp_path, ["comining_joint"], full=True)
+    trainings = [c for c in full if os.path.basename(c[1]) == "train_net.py"]
+    out_dirs = [[a for a in c if a.startswith("train.output_dir=")][0] for c in trainings]
+    # the same directories as the comining stage's full form: its finished runs are reused
+    assert out_dirs == [f"train.output_dir={os.path.join(str(tmp_path), 'comining', f'fcos_{s}_s{seed}')}"
+                        for seed in (0, 1) for s in ABLATION_SCHEMES]  # fmt: skip
+    assert all(f"train.max_iter={FULL_ITERS}" in c for c in trainings)
+    # mined boxes are measured for the Co-mining runs only (joint does not co-generate)
+    mined = [c[c.index("--weights") + 1] for c in full if os.path.basename(c[1]) == "mine_boxes.py"]
+    assert mined == [os.path.join(str(tmp_path), "comining", f"fcos_comining_s{s}", "model_final.pth") for s in (0, 1)]
+
+
 def test_summary_reads_the_last_metrics(tmp_path, capsys):
     out = tmp_path / "comining"
     for scheme, ap in (("original", 10.0), ("comining", 12.5)):
@@ -63,3 +81,7 @@ def test_summary_reads_the_last_metrics(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| retinanet | 0 | original | 10.0 | 20.0 | n/a | n/a | n/a |" in text
     assert "| retinanet | 0 | comining | 12.5 | 25.0 | 3.2 | 50.0 | 25.0 |" in text
+    print_comining_summary(str(out), ["retinanet"], [0], ABLATION_SCHEMES)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[demo] | retinanet")]
+    assert [r.split(" | ")[3] for r in rows] == list(ABLATION_SCHEMES)
+    assert rows[1].endswith("| joint | n/a | n/a | n/a | n/a | n/a |")  # not run yet

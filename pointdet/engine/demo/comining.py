@@ -8,6 +8,13 @@ schedule. Full form (``--full``): also FCOS, and seeds 0 and 1 (paired: the same
 schemes), each run with a ``FULL_ITERS``-iteration schedule (at 300 iterations no prediction
 passes tau, so Co-mining mines nothing). Not part of ``make demo``: each Co-mining run takes
 about twice its baseline's time (see ``projects/CoMining/README.md``).
+
+Stage ``comining_joint`` adds the "joint" scheme (both views with shared weights, the loss
+summed over the branches, no co-generation; paper Table 1) to the FCOS pairs, in the same
+directories, so that a Co-mining gain can be split into what the second view and the summed
+loss give and what the mined boxes add. Short form: seed 0 at the configs' schedule; full
+form: seeds 0 and 1 at ``FULL_ITERS`` (the original and Co-mining runs of ``comining
+--full`` are reused, not run again).
 """
 import json
 import math
@@ -16,21 +23,23 @@ from typing import Dict, Optional, Sequence
 
 from .runner import DemoRunner, register_stage, schedule_overrides
 
-__all__ = ["FULL_ITERS", "comining_chain", "read_last_metrics", "print_comining_summary"]
+__all__ = ["FULL_ITERS", "SCHEMES", "ABLATION_SCHEMES", "comining_chain", "read_last_metrics", "print_comining_summary"]
 
 FULL_ITERS = 1500
 
 SCHEMES = ("original", "comining")
+ABLATION_SCHEMES = ("original", "joint", "comining")
 
 
 def _run_dir(out: str, det: str, scheme: str, seed: int) -> str:
     return os.path.join(out, f"{det}_{scheme}_s{seed}")
 
 
-def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence[int], max_iter: int = 0) -> None:
+def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence[int], max_iter: int = 0,
+                   schemes: Sequence[str] = SCHEMES) -> None:
     """The hard sparse set of the trees, then for every detector ("retinanet", "fcos") and
-    seed the ``original`` and the ``comining`` scheme (configs
-    ``configs/CoMining/<det>_mnv2_fpn_trees_<scheme>.py``); ``max_iter`` > 0 replaces the
+    seed each of ``schemes`` (configs ``configs/CoMining/<det>_mnv2_fpn_trees_<scheme>.py``,
+    output ``<stage dir>/<det>_<scheme>_s<seed>``); ``max_iter`` > 0 replaces the
     configs' schedule. A Co-mining run whose ``mined/mined_quality.json`` is missing (one
     trained before the hook wrote it) is measured with ``tools/mine_boxes.py``."""
     from pointdet.data.demo import demo_root
@@ -44,7 +53,7 @@ def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence
     out = runner.stage_dir("comining")
     for det in detectors:
         for seed in seeds:
-            for scheme in SCHEMES:
+            for scheme in schemes:
                 run_dir = _run_dir(out, det, scheme, seed)
                 config = f"configs/CoMining/{det}_mnv2_fpn_trees_{scheme}.py"
                 weights = os.path.join(run_dir, "model_final.pth")
@@ -54,7 +63,7 @@ def comining_chain(runner: DemoRunner, detectors: Sequence[str], seeds: Sequence
                     runner.tool("mine_boxes.py", "--config-file", config, "--weights", weights, "--quiet",
                                 outputs=[_mined_quality_json(run_dir)])  # fmt: skip
     if not runner.dry_run:
-        print_comining_summary(out, detectors, seeds)
+        print_comining_summary(out, detectors, seeds, schemes)
 
 
 def _mined_quality_json(run_dir: str) -> str:
@@ -82,7 +91,8 @@ def _fmt(v: Optional[float], scale: float = 1.0) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v * scale:.1f}"
 
 
-def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[int]) -> None:
+def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[int],
+                           schemes: Sequence[str] = SCHEMES) -> None:
     """Box AP / AP50 on ``pointdet_trees_val`` of each run side by side, and for the Co-mining
     runs the final model's mined boxes on every training tile: count, precision and recall against
     the erased crowns (``mined/mined_quality.json``)."""
@@ -93,7 +103,7 @@ def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[i
     print("[demo] |---|---|---|---|---|---|---|---|")
     for det in detectors:
         for seed in seeds:
-            for scheme in SCHEMES:
+            for scheme in schemes:
                 run_dir = _run_dir(out, det, scheme, seed)
                 m = read_last_metrics(os.path.join(run_dir, "metrics.json"), keys)
                 q = {}
@@ -115,3 +125,14 @@ def stage_comining(runner: DemoRunner) -> None:
         comining_chain(runner, ("retinanet", "fcos"), (0, 1), max_iter=FULL_ITERS)
     else:
         comining_chain(runner, ("retinanet",), (0,))
+
+
+@register_stage("comining_joint", "Co-mining's FCOS ablation on the same tiles: original vs joint (both views, "
+                                  "summed loss, no co-generation) vs Co-mining (--full: seeds 0 and 1, 1,500 "
+                                  "iterations, reusing the comining --full runs); hours on CPU",
+                default=False)  # fmt: skip
+def stage_comining_joint(runner: DemoRunner) -> None:
+    if runner.full:
+        comining_chain(runner, ("fcos",), (0, 1), max_iter=FULL_ITERS, schemes=ABLATION_SCHEMES)
+    else:
+        comining_chain(runner, ("fcos",), (0,), schemes=ABLATION_SCHEMES)
