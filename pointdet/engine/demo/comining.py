@@ -118,7 +118,7 @@ def print_comining_summary(out: str, detectors: Sequence[str], seeds: Sequence[i
 
 @register_stage("comining", "Co-mining on the tree tiles, hard sparse set: RetinaNet original vs Co-mining, box "
                             "AP and mined-box precision/recall (--full: + FCOS, seeds 0 and 1, 1,500 iterations); the "
-                            "short RetinaNet pair took 28 minutes on a busy 2-core CPU, the full form takes hours",
+                            "short RetinaNet pair took 28-31 minutes on a busy 2-core CPU, the full form takes hours",
                 default=False)  # fmt: skip
 def stage_comining(runner: DemoRunner) -> None:
     if runner.full:
